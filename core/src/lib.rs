@@ -1,0 +1,13 @@
+//! Sluice's GitOps engine and the controller runtime every Sluice controller stands on.
+//!
+//! - [`runtime`]: what all controllers share, written once (conditions, events, backoff, suspend,
+//!   requested-at annotation, leader election, metrics and probes, logging), in the shape of
+//!   kube-rs' `controller-rs`.
+//! - [`api`]: the kinds of the `source`, `kustomize`, `notification` and `promotion` groups.
+//! - [`kustomize`]: a kustomize engine that matches `kustomize build` v5, without a global lock.
+
+pub mod api;
+pub mod inventory;
+pub mod kustomize;
+pub mod runtime;
+pub mod substitute;
