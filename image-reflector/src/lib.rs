@@ -1,0 +1,5 @@
+//! Sluice's image-reflector: scans container registries (ImageRepository) and picks the latest
+//! tag by policy (ImagePolicy), as Flux's image-reflector-controller does.
+
+pub mod api;
+pub mod policy;
