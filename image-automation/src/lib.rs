@@ -1,0 +1,7 @@
+//! Sluice's image-automation: rewrites the image fields marked with Flux's setter comments in a
+//! tenant's Git repository, commits and pushes (ImageUpdateAutomation), as Flux's
+//! image-automation-controller does.
+
+pub mod api;
+pub mod commit_message;
+pub mod setters;

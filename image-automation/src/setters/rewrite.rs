@@ -1,0 +1,304 @@
+//! Applies the setters to one YAML text: each marked scalar whose policy has a latest image gets
+//! the marker's value, spliced into the original bytes; every other byte stays as it was.
+
+use super::document::{DocumentError, MarkedScalar, find_marked_scalars};
+use super::marker::{Marker, MarkerError};
+use super::object::ObjectIdentifier;
+use super::policy::Policies;
+use super::quoting::render_scalar;
+
+/// Why a file could not be rewritten; the file must then be left untouched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RewriteError {
+    /// The file is not YAML.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// After the edit, the scalar at `line` did not read back as the new value (or the file no
+    /// longer parsed); a guard against an edit that would corrupt the file.
+    #[error("the edited scalar at line {line} does not read back as '{expected}'")]
+    Verification {
+        /// Line of the marker.
+        line: usize,
+        /// The value that was written.
+        expected: String,
+    },
+}
+
+/// Why a marker was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IgnoreReason {
+    /// The comment mentions `$imagepolicy` but Flux would not read it as a marker.
+    #[error("not a valid marker: {0}")]
+    InvalidMarker(MarkerError),
+    /// The policy is in another namespace than the automation (Flux only applies its own).
+    #[error(
+        "policy is in namespace '{policy_namespace}', not in the automation's namespace '{automation_namespace}'"
+    )]
+    OtherNamespace {
+        /// The marker's namespace.
+        policy_namespace: String,
+        /// The automation's namespace.
+        automation_namespace: String,
+    },
+    /// No policy of that name was given (absent, or not selected by `policySelector`).
+    #[error("policy not found or not selected")]
+    UnknownPolicy,
+    /// The policy has no latest image yet (not ready).
+    #[error("policy has no latest image yet")]
+    NoLatestImage,
+}
+
+/// What happened to one marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkerOutcome {
+    /// The scalar was rewritten from `old` to `new`.
+    Changed {
+        /// The value before.
+        old: String,
+        /// The value written.
+        new: String,
+    },
+    /// The scalar already held the policy's value.
+    UpToDate,
+    /// The marker was not applied.
+    Ignored(IgnoreReason),
+}
+
+/// One marker of a file and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerResult {
+    /// Line of the marker, from 1.
+    pub line: usize,
+    /// The setter (`ns:policy[:field]`), or the comment when it is not a valid marker.
+    pub setter: String,
+    /// The object of the document holding the scalar (empty fields when not a Kubernetes object).
+    pub object: ObjectIdentifier,
+    /// What was done.
+    pub outcome: MarkerOutcome,
+}
+
+/// The result of applying the setters to one text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRewrite {
+    /// The new text (equal to the input when nothing changed).
+    pub text: String,
+    /// Every marker of the text, in source order.
+    pub markers: Vec<MarkerResult>,
+}
+
+impl FileRewrite {
+    /// Whether at least one scalar changed, i.e. whether the file must be written.
+    pub fn changed(&self) -> bool {
+        self.markers
+            .iter()
+            .any(|marker| matches!(marker.outcome, MarkerOutcome::Changed { .. }))
+    }
+}
+
+/// Applies `policies` to the markers of `text`.
+///
+/// Returns the new text and the outcome of every marker. Errors with `RewriteError::Document`
+/// when `text` is not YAML and with `RewriteError::Verification` when an edited scalar does not
+/// read back as the value written; in both cases nothing must be written.
+pub fn apply_setters(text: &str, policies: &Policies) -> Result<FileRewrite, RewriteError> {
+    let scalars = find_marked_scalars(text)?;
+    let markers: Vec<MarkerResult> = scalars
+        .iter()
+        .map(|scalar| marker_result(scalar, policies))
+        .collect();
+    let mut rewritten = text.to_owned();
+    for (scalar, result) in scalars.iter().zip(&markers).rev() {
+        if let MarkerOutcome::Changed { new, .. } = &result.outcome {
+            rewritten.replace_range(scalar.bytes.clone(), &replacement(scalar, new));
+        }
+    }
+    verify(&rewritten, &markers)?;
+    Ok(FileRewrite {
+        text: rewritten,
+        markers,
+    })
+}
+
+fn marker_result(scalar: &MarkedScalar, policies: &Policies) -> MarkerResult {
+    let (setter, outcome) = match &scalar.marker {
+        Ok(marker) => (marker.to_string(), outcome(marker, &scalar.value, policies)),
+        Err(error) => (
+            scalar.comment.clone(),
+            MarkerOutcome::Ignored(IgnoreReason::InvalidMarker(error.clone())),
+        ),
+    };
+    MarkerResult {
+        line: scalar.line,
+        setter,
+        object: scalar.object.clone(),
+        outcome,
+    }
+}
+
+/// Decides a marker's outcome, as Flux's setters: only a policy with a latest image sets a value,
+/// and a value equal to the current one is no change.
+fn outcome(marker: &Marker, current: &str, policies: &Policies) -> MarkerOutcome {
+    let ignored = |reason| MarkerOutcome::Ignored(reason);
+    match policies.latest.get(&marker.policy) {
+        Some(Some(latest)) => match marker.value_for(latest) {
+            new if new == current => MarkerOutcome::UpToDate,
+            new => MarkerOutcome::Changed {
+                old: current.to_owned(),
+                new,
+            },
+        },
+        Some(None) => ignored(IgnoreReason::NoLatestImage),
+        None => match &policies.automation_namespace {
+            Some(namespace) if *namespace != marker.policy.namespace => {
+                ignored(IgnoreReason::OtherNamespace {
+                    policy_namespace: marker.policy.namespace.clone(),
+                    automation_namespace: namespace.clone(),
+                })
+            }
+            _ => ignored(IgnoreReason::UnknownPolicy),
+        },
+    }
+}
+
+/// The text replacing the scalar: the new value in the scalar's style; an empty value gets the
+/// space that separates it from its `:`.
+fn replacement(scalar: &MarkedScalar, new: &str) -> String {
+    let rendered = render_scalar(new, scalar.style);
+    match scalar.bytes.is_empty() {
+        true => format!(" {rendered}"),
+        false => rendered,
+    }
+}
+
+/// Checks that `rewritten` parses, holds the same markers and that each changed scalar reads back
+/// as its new value.
+fn verify(rewritten: &str, markers: &[MarkerResult]) -> Result<(), RewriteError> {
+    let reread = find_marked_scalars(rewritten).unwrap_or_default();
+    for (index, marker) in markers.iter().enumerate() {
+        if let MarkerOutcome::Changed { new, .. } = &marker.outcome {
+            let reads_back = reread.get(index).is_some_and(|scalar| scalar.value == *new);
+            if !reads_back || reread.len() != markers.len() {
+                return Err(RewriteError::Verification {
+                    line: marker.line,
+                    expected: new.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setters::policy::{LatestImage, PolicyKey};
+
+    fn policies(entries: &[(&str, Option<&str>)]) -> Policies {
+        Policies {
+            automation_namespace: Some("ns".to_owned()),
+            latest: entries
+                .iter()
+                .map(|(key, latest)| {
+                    let latest = latest.map(|text| text.parse::<LatestImage>().unwrap());
+                    (key.parse::<PolicyKey>().unwrap(), latest)
+                })
+                .collect(),
+        }
+    }
+
+    fn marked(value: &str, setter: &str) -> String {
+        format!("image: {value} # {{\"$imagepolicy\": \"{setter}\"}}\n")
+    }
+
+    #[test]
+    fn only_the_marked_scalar_changes() {
+        let text = format!(
+            "# keep\r\na:   'x'   # other\r\n\r\n{}z: |\n  block # {{\"$imagepolicy\": \"ns:app\"}}\n",
+            marked("'old:1'", "ns:app").replace('\n', "\r\n")
+        );
+        let rewrite = apply_setters(&text, &policies(&[("ns:app", Some("new:2"))])).unwrap();
+        assert_eq!(rewrite.text, text.replace("'old:1'", "'new:2'"));
+        assert_eq!(
+            rewrite.markers[0].outcome,
+            MarkerOutcome::Changed {
+                old: "old:1".into(),
+                new: "new:2".into()
+            }
+        );
+        assert!(rewrite.changed());
+    }
+
+    #[test]
+    fn equal_values_are_up_to_date_and_leave_the_text_alone() {
+        let text = marked("app:1", "ns:app");
+        let rewrite = apply_setters(&text, &policies(&[("ns:app", Some("app:1"))])).unwrap();
+        assert_eq!(
+            (rewrite.text.as_str(), rewrite.changed()),
+            (text.as_str(), false)
+        );
+        assert_eq!(rewrite.markers[0].outcome, MarkerOutcome::UpToDate);
+    }
+
+    #[test]
+    fn unapplicable_markers_are_reported_with_their_reason() {
+        let text = [
+            marked("a", "other:app"),
+            marked("b", "ns:missing"),
+            marked("c", "ns:pending"),
+            marked("d", "ns:app:size"),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(index, line)| line.replacen("image", &format!("image{index}"), 1))
+        .collect::<String>();
+        let rewrite = apply_setters(&text, &policies(&[("ns:pending", None)])).unwrap();
+        let reasons: Vec<MarkerOutcome> = rewrite
+            .markers
+            .iter()
+            .map(|marker| marker.outcome.clone())
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                MarkerOutcome::Ignored(IgnoreReason::OtherNamespace {
+                    policy_namespace: "other".into(),
+                    automation_namespace: "ns".into()
+                }),
+                MarkerOutcome::Ignored(IgnoreReason::UnknownPolicy),
+                MarkerOutcome::Ignored(IgnoreReason::NoLatestImage),
+                MarkerOutcome::Ignored(IgnoreReason::InvalidMarker(MarkerError::InvalidSetter(
+                    "ns:app:size".into()
+                ))),
+            ]
+        );
+        assert_eq!(rewrite.text, text);
+    }
+
+    #[test]
+    fn plain_values_that_would_change_type_are_quoted() {
+        let text = "tag: 1.9 # {\"$imagepolicy\": \"ns:app:tag\"}\n";
+        let rewrite = apply_setters(text, &policies(&[("ns:app", Some("app:1.10"))])).unwrap();
+        assert_eq!(
+            rewrite.text,
+            "tag: \"1.10\" # {\"$imagepolicy\": \"ns:app:tag\"}\n"
+        );
+    }
+
+    #[test]
+    fn empty_values_are_filled() {
+        let text = "digest: # {\"$imagepolicy\": \"ns:app:digest\"}\n";
+        let rewrite =
+            apply_setters(text, &policies(&[("ns:app", Some("app:1@sha256:ab"))])).unwrap();
+        assert_eq!(
+            rewrite.text,
+            "digest: sha256:ab # {\"$imagepolicy\": \"ns:app:digest\"}\n"
+        );
+    }
+
+    #[test]
+    fn invalid_yaml_is_an_error() {
+        let text = format!("{}bad: [\n", marked("a", "ns:app"));
+        let error = apply_setters(&text, &policies(&[("ns:app", Some("app:1"))])).unwrap_err();
+        assert!(matches!(error, RewriteError::Document(_)));
+    }
+}
