@@ -1,0 +1,241 @@
+//! Kustomize conformance: Sluice's engine (`sluice_core::kustomize`) against the real
+//! `kustomize build` (v5.8) on the same directories, compared as YAML values document by document.
+//!
+//! Cases: every directory with a kustomization in the shared GitOps fixtures (podinfo, Flux's
+//! example fleets), the Flux-shaped overlays of `tests/kustomize/cases/`, and the cases extracted
+//! from kustomize's own `api/krusty` tests (`tests/kustomize/krusty/`, made by
+//! `tests/kustomize/extract_krusty.py`). A case passes when both succeed with equal documents or
+//! both fail. Cases we do not pass yet are listed, with the reason, in
+//! `tests/kustomize/known-failures.txt`; the test fails on any other failure and on any listed
+//! case that now passes, so the list stays honest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The oracle binary: `$SLUICE_CACHE/bin/kustomize` (SLUICE_CACHE defaults to `<root>/.cache`).
+fn kustomize_binary() -> PathBuf {
+    let cache = std::env::var_os("SLUICE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".cache"));
+    let binary = cache.join("bin").join("kustomize");
+    assert!(
+        binary.is_file(),
+        "the kustomize oracle is missing at {}; build it with:\n  cd tests/go/kustomize && GOMODCACHE=$SLUICE_CACHE/go/mod \
+         GOCACHE=$SLUICE_CACHE/go/build GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o $SLUICE_CACHE/bin/ \
+         sigs.k8s.io/kustomize/kustomize/v5",
+        binary.display()
+    );
+    binary
+}
+
+/// A case: its id (for the known-failures list) and the directory to build.
+struct Case {
+    id: String,
+    dir: PathBuf,
+}
+
+fn kustomization_dirs(root: &Path, prefix: &str) -> Vec<Case> {
+    let mut cases = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut children: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .collect();
+        children.sort();
+        if children.iter().any(|path| {
+            path.file_name()
+                .is_some_and(|name| name == "kustomization.yaml" || name == "kustomization.yml")
+        }) {
+            let relative = dir
+                .strip_prefix(root)
+                .unwrap_or(&dir)
+                .to_string_lossy()
+                .to_string();
+            cases.push(Case {
+                id: format!("{prefix}/{relative}"),
+                dir: dir.clone(),
+            });
+        }
+        stack.extend(children.into_iter().filter(|path| path.is_dir()));
+    }
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    cases
+}
+
+#[derive(Deserialize)]
+struct KrustyCase {
+    root: String,
+}
+
+fn krusty_cases(root: &Path) -> Vec<Case> {
+    let mut cases = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return cases;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("case.json")) else {
+            continue;
+        };
+        let case: KrustyCase = serde_json::from_str(&text).expect("case.json is valid");
+        let name = entry.file_name().to_string_lossy().to_string();
+        cases.push(Case {
+            id: format!("krusty/{name}"),
+            dir: entry
+                .path()
+                .join("files")
+                .join(case.root.trim_start_matches('/')),
+        });
+    }
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    cases
+}
+
+fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
+    let mut documents = Vec::new();
+    for document in serde_yaml_ng::Deserializer::from_str(text) {
+        let value = Value::deserialize(document).map_err(|error| error.to_string())?;
+        if !value.is_null() {
+            documents.push(value);
+        }
+    }
+    Ok(documents)
+}
+
+/// What one side of a case produced: documents, or an error message.
+type Outcome = Result<Vec<Value>, String>;
+
+fn oracle(binary: &Path, dir: &Path) -> Outcome {
+    let output = Command::new(binary)
+        .arg("build")
+        .arg(dir)
+        .output()
+        .map_err(|error| error.to_string())?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+    }
+    parse_stream(&String::from_utf8_lossy(&output.stdout))
+}
+
+fn sluice(dir: &Path) -> Outcome {
+    let printed =
+        sluice_core::kustomize::build_yaml(dir, None).map_err(|error| error.to_string())?;
+    parse_stream(&printed)
+}
+
+/// Why a case fails, or None when it passes.
+fn compare(expected: &Outcome, actual: &Outcome) -> Option<String> {
+    match (expected, actual) {
+        (Ok(expected), Ok(actual)) if expected == actual => None,
+        (Ok(expected), Ok(actual)) if expected.len() != actual.len() => Some(format!(
+            "{} documents expected, {} built",
+            expected.len(),
+            actual.len()
+        )),
+        (Ok(expected), Ok(actual)) => {
+            let index = expected
+                .iter()
+                .zip(actual)
+                .position(|(e, a)| e != a)
+                .unwrap_or(0);
+            Some(format!(
+                "document {index} differs: expected {} got {}",
+                expected[index], actual[index]
+            ))
+        }
+        (Err(_), Err(_)) => None,
+        (Ok(_), Err(error)) => Some(format!("kustomize builds it, Sluice fails: {error}")),
+        (Err(error), Ok(_)) => Some(format!(
+            "kustomize fails ({}), Sluice builds it",
+            error.lines().next().unwrap_or("")
+        )),
+    }
+}
+
+fn known_failures(path: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| match line.split_once(char::is_whitespace) {
+            Some((id, reason)) => (
+                id.to_string(),
+                reason.trim().trim_start_matches('#').trim().to_string(),
+            ),
+            None => (line.to_string(), String::new()),
+        })
+        .collect()
+}
+
+#[test]
+fn sluice_builds_what_kustomize_builds() {
+    let root = workspace_root();
+    let binary = kustomize_binary();
+    let data = root.join("tests").join("kustomize");
+    let mut cases = kustomization_dirs(&root.join("../shared/fixtures"), "fixtures");
+    assert!(
+        !cases.is_empty(),
+        "no fixture found under ../shared/fixtures"
+    );
+    cases.extend(kustomization_dirs(&data.join("cases"), "cases"));
+    cases.extend(krusty_cases(&data.join("krusty")));
+    let known = known_failures(&data.join("known-failures.txt"));
+
+    let mut failures: BTreeMap<String, String> = BTreeMap::new();
+    let mut passes_by_group: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for case in &cases {
+        let failure = compare(&oracle(&binary, &case.dir), &sluice(&case.dir));
+        let group = case.id.split('/').next().unwrap_or("");
+        let counts = passes_by_group.entry(group).or_default();
+        counts.1 += 1;
+        match failure {
+            None => counts.0 += 1,
+            Some(reason) => {
+                failures.insert(case.id.clone(), reason);
+            }
+        }
+    }
+    for (group, (passed, total)) in &passes_by_group {
+        println!("kustomize conformance {group}: {passed}/{total} pass");
+    }
+    let unexpected: Vec<String> = failures
+        .iter()
+        .filter(|(id, _)| !known.contains_key(*id))
+        .map(|(id, reason)| format!("{id}: {reason}"))
+        .collect();
+    let fixed: Vec<&String> = known
+        .keys()
+        .filter(|id| !failures.contains_key(*id) && cases.iter().any(|c| &c.id == *id))
+        .collect();
+    let stale: Vec<&String> = known
+        .keys()
+        .filter(|id| !cases.iter().any(|c| &c.id == *id))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "cases failing that are not in known-failures.txt:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        fixed.is_empty(),
+        "cases in known-failures.txt that now pass (remove them): {fixed:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "cases in known-failures.txt that do not exist: {stale:?}"
+    );
+}
