@@ -258,7 +258,7 @@ impl LocalCluster {
                 self.certs.ca_key.display()
             ))
             .arg("--use-service-account-credentials=false")
-            .arg("--controllers=*,-node-ipam-controller,-node-lifecycle-controller")
+            .arg("--controllers=*,-node-ipam-controller")
             .arg("--v=1");
         self.spawn("kube-controller-manager", manager)?;
         let mut scheduler = Command::new(go_tool("kubernetes", "kube-scheduler")?);
