@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sluice's test command: installs what a fresh machine lacks (scripts/setup.sh), then runs every
+# suite of the workspace against real servers started on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo test --workspace --locked
