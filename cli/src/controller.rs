@@ -33,8 +33,10 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let client = client::client(args.options.kubeconfig.as_deref()).await?;
     let name = format!("{:?}", args.name).to_lowercase();
     let runtime = Runtime::new(&name, client, args.options);
-    anyhow::bail!(
-        "the {name} controller is not built yet (runtime ready: {})",
-        runtime.caches_synced()
-    )
+    match args.name {
+        ControllerName::Core => sluice_core::controller::run(runtime).await,
+        ControllerName::ImageReflector => sluice_image_reflector::controller::run(runtime).await,
+        ControllerName::ImageAutomation => sluice_image_automation::controller::run(runtime).await,
+        ControllerName::Canary => sluice_canary::controller::run(runtime).await,
+    }
 }

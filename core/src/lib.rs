@@ -7,6 +7,7 @@
 //! - [`kustomize`]: a kustomize engine that matches `kustomize build` v5, without a global lock.
 
 pub mod api;
+pub mod controller;
 pub mod inventory;
 pub mod kustomize;
 pub mod runtime;

@@ -4,4 +4,5 @@
 
 pub mod api;
 pub mod commit_message;
+pub mod controller;
 pub mod setters;

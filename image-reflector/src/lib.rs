@@ -2,4 +2,5 @@
 //! tag by policy (ImagePolicy), as Flux's image-reflector-controller does.
 
 pub mod api;
+pub mod controller;
 pub mod policy;

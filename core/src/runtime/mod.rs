@@ -16,6 +16,7 @@ pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod options;
+pub mod process;
 pub mod reconcile;
 
 use std::sync::Arc;
