@@ -8,6 +8,8 @@
 
 pub mod api;
 pub mod controller;
+pub mod controller_flags;
+pub mod forge;
 pub mod inventory;
 pub mod kustomize;
 pub mod runtime;

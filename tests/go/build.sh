@@ -30,7 +30,7 @@ fingerprint() {
 
 tags() {
   case $1 in
-    gitea) echo bindata,sqlite,sqlite_unlock_notify ;;
+    gitea) echo sqlite,sqlite_unlock_notify ;;
     *) echo "" ;;
   esac
 }
@@ -53,6 +53,12 @@ kwok_stages() {
   } > "$cache/bin/kwok-config.yaml"
 }
 
+# Gitea built without bindata reads its templates and locales from its source tree: record where
+# the pinned module's source is, for STATIC_ROOT_PATH.
+gitea_static_root() {
+  (cd "$here/gitea" && go list -m -f '{{.Dir}}' code.gitea.io/gitea) > "$cache/bin/gitea-static-root"
+}
+
 build() {
   local tool=$1 dir=$here/$1 stamp=$cache/bin/.$1.stamp want
   want=$(fingerprint "$dir")
@@ -66,6 +72,7 @@ build() {
   (cd "$dir" && go build -trimpath -ldflags='-s -w' -tags "$(tags "$tool")" -o "$cache/bin/" $(packages "$tool"))
   # go.sum is written by the first build; stamp what was built.
   [ "$tool" = kwok ] && kwok_stages
+  [ "$tool" = gitea ] && gitea_static_root
   fingerprint "$dir" > "$stamp"
   echo "$tool: built in $((SECONDS - start))s"
 }

@@ -7,6 +7,7 @@ pub mod binaries;
 pub mod certs;
 pub mod cluster;
 pub mod git_server;
+pub mod gitea;
 pub mod oci_layout;
 pub mod ports;
 pub mod process;
