@@ -8,9 +8,9 @@
 
 pub mod api;
 pub mod controller;
-pub mod controller_flags;
 pub mod forge;
 pub mod inventory;
 pub mod kustomize;
+pub mod notification;
 pub mod runtime;
 pub mod substitute;

@@ -5,6 +5,7 @@
 
 pub mod binaries;
 pub mod certs;
+pub mod crds;
 pub mod cluster;
 pub mod git_server;
 pub mod gitea;

@@ -8,9 +8,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, CustomResource, CustomResourceExt, ResourceExt};
+use kube::{Client, CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,48 +44,11 @@ async fn namespace(client: &Client, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn crd_files() -> anyhow::Result<Vec<CustomResourceDefinition>> {
-    let folder = sluice_tests::binaries::workspace_root().join("crds");
-    let mut crds = Vec::new();
-    for entry in std::fs::read_dir(folder)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|ext| ext == "yaml")
-            && !path.ends_with("kustomization.yaml")
-        {
-            crds.push(serde_yaml_ng::from_str(&std::fs::read_to_string(&path)?)?);
-        }
-    }
-    Ok(crds)
-}
-
-async fn install_crd(client: &Client, crd: &CustomResourceDefinition) -> anyhow::Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let params = PatchParams::apply("sluice-tests").force();
-    api.patch(&crd.name_any(), &params, &Patch::Apply(crd))
-        .await?;
-    let name = crd.name_any();
-    wait_until(&format!("CRD {name} Established"), TIMEOUT, || async {
-        let crd = api.get(&name).await.map_err(|e| HarnessError::Start {
-            what: name.clone(),
-            why: e.to_string(),
-        })?;
-        let conditions = crd
-            .status
-            .and_then(|status| status.conditions)
-            .unwrap_or_default();
-        Ok(conditions
-            .iter()
-            .any(|c| c.type_ == "Established" && c.status == "True"))
-    })
-    .await?;
-    Ok(())
-}
-
 #[tokio::test]
 async fn every_crd_in_crds_is_established() -> anyhow::Result<()> {
     let cluster = LocalCluster::shared().await?;
     let client = cluster.client().await?;
-    let crds = crd_files()?;
+    let crds = sluice_tests::crds::sluice_crds()?;
     let kinds: Vec<&str> = crds
         .iter()
         .map(|crd| crd.spec.names.kind.as_str())
@@ -98,7 +60,7 @@ async fn every_crd_in_crds_is_established() -> anyhow::Result<()> {
         );
     }
     for crd in &crds {
-        install_crd(&client, crd).await?;
+        sluice_tests::crds::install(&client, crd).await?;
     }
     Ok(())
 }
@@ -261,7 +223,7 @@ async fn the_runtime_sets_ready_with_observed_generation_and_emits_an_event() ->
 {
     let cluster = LocalCluster::shared().await?;
     let client = cluster.client().await?;
-    install_crd(&client, &Probe::crd()).await?;
+    sluice_tests::crds::install(&client, &Probe::crd()).await?;
     namespace(&client, "runtime-test").await?;
     let options = RuntimeOptions {
         kubeconfig: None,

@@ -74,6 +74,13 @@ impl GiteaClient {
         })
     }
 
+    pub(super) async fn check(&self) -> Result<(), ForgeError> {
+        self.rest
+            .call_text(Method::GET, &self.repo, None::<&()>)
+            .await
+            .map(|_| ())
+    }
+
     pub(super) async fn set_commit_status(
         &self,
         sha: &str,

@@ -76,6 +76,15 @@ impl GitHubClient {
         }
     }
 
+    pub(super) async fn check(&self) -> Result<(), ForgeError> {
+        let repos = self.octocrab.repos(&self.owner, &self.name);
+        repos
+            .get()
+            .await
+            .map(|_| ())
+            .map_err(|error| self.error(error))
+    }
+
     pub(super) async fn set_commit_status(
         &self,
         sha: &str,

@@ -65,6 +65,13 @@ impl GitLabClient {
         Ok(GitLabClient { rest, project })
     }
 
+    pub(super) async fn check(&self) -> Result<(), ForgeError> {
+        self.rest
+            .call_text(Method::GET, &self.project, None::<&()>)
+            .await
+            .map(|_| ())
+    }
+
     pub(super) async fn set_commit_status(
         &self,
         sha: &str,

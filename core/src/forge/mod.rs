@@ -164,6 +164,18 @@ impl Forge {
         })
     }
 
+    /// Reads the repository, to check that the forge answers and accepts the token.
+    ///
+    /// Errors: as [`ForgeError`] (404 when the repository does not exist or the token cannot
+    /// see it).
+    pub async fn check(&self) -> Result<(), ForgeError> {
+        match self {
+            Forge::GitHub(client) => client.check().await,
+            Forge::GitLab(client) => client.check().await,
+            Forge::Gitea(client) => client.check().await,
+        }
+    }
+
     /// Posts `status` on commit `sha` (40 hex digits).
     ///
     /// Errors: as [`ForgeError`].
