@@ -12,5 +12,6 @@ pub mod forge;
 pub mod inventory;
 pub mod kustomize;
 pub mod notification;
+pub mod promotion;
 pub mod runtime;
 pub mod substitute;
