@@ -5,4 +5,6 @@
 pub mod api;
 pub mod commit_message;
 pub mod controller;
+pub mod git;
+pub mod reconcile;
 pub mod setters;

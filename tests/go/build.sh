@@ -79,5 +79,5 @@ build() {
 
 command -v go >/dev/null || { echo "Go is required: apt-get install -y golang (1.26+) or use the machine's Go" >&2; exit 1; }
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok kustomize)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd kwok kustomize gitea)
 for tool in "${tools[@]}"; do build "$tool"; done

@@ -14,6 +14,7 @@ pub mod ports;
 pub mod process;
 pub mod prometheus;
 pub mod registry;
+pub mod sshd;
 
 use std::time::Duration;
 

@@ -1,0 +1,187 @@
+//! Shallow fetches with gix into a cache repository: each wanted remote reference (or commit) is
+//! fetched at depth 1 into a local reference of Sluice's own (`refs/sluice/...`), so a warm cache
+//! only receives the objects that changed since the last run.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use gix::ObjectId;
+use gix::remote::Direction;
+use gix::remote::fetch::{Shallow, Tags};
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The cache repository could not be created or opened.
+    #[error("cannot open the work cache repository {path}: {message}")]
+    Open {
+        /// Its folder.
+        path: String,
+        /// gix's message.
+        message: String,
+    },
+    /// Connecting, negotiating or receiving the pack failed (includes authentication failures).
+    #[error("fetching from {url}: {message}")]
+    Transport {
+        /// The remote URL, without credentials.
+        url: String,
+        /// gix's message, with its causes.
+        message: String,
+    },
+    /// A fetched reference does not lead to a commit.
+    #[error("{reference} does not point to a commit: {message}")]
+    NotACommit {
+        /// The local reference.
+        reference: String,
+        /// gix's message.
+        message: String,
+    },
+}
+
+/// One thing to fetch: `source` (a full remote reference name or a commit SHA) into the local
+/// reference `target` (e.g. `refs/sluice/checkout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Want {
+    /// Remote reference name or SHA.
+    pub source: String,
+    /// Local reference name.
+    pub target: String,
+}
+
+/// Opens the cache repository in `dir`, creating it (with a work tree) when `dir/.git` is absent.
+/// `config` entries (`key=value`, e.g. credentials) apply to this handle only; the system and
+/// user Git configuration is not read.
+///
+/// Reference logs are off and the cache's own identity is `sluice`. Installs rustls' `ring`
+/// provider as the process default when none is, for gix's HTTP(S) transport.
+///
+/// Errors: [`FetchError::Open`].
+pub fn open_repository(dir: &Path, config: &[String]) -> Result<gix::Repository, FetchError> {
+    // Fails only when a provider is already installed, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let overrides = config.iter().map(String::as_str).chain([
+        "core.logAllRefUpdates=false",
+        "user.name=sluice",
+        "user.email=sluice@localhost",
+    ]);
+    let options = gix::open::Options::isolated().config_overrides(overrides);
+    let opened = if dir.join(".git").is_dir() {
+        gix::open_opts(dir, options)
+    } else {
+        gix::ThreadSafeRepository::init_opts(
+            dir,
+            gix::create::Kind::WithWorktree,
+            gix::create::Options::default(),
+            options,
+        )
+        .map(Into::into)
+    };
+    opened.map_err(|error| FetchError::Open {
+        path: dir.display().to_string(),
+        message: format!("{error:#}"),
+    })
+}
+
+/// Fetches every `want` from `url` at depth 1 in one connection, without tags.
+///
+/// Returns, per want and in order, the commit its target now points to (annotated tags peeled),
+/// or `None` when the remote has no such reference.
+///
+/// Errors: [`FetchError::Transport`] when the remote cannot be reached, refuses the credentials
+/// or the transfer fails; [`FetchError::NotACommit`] when a reference leads to a tree or blob.
+pub fn fetch(
+    repo: &gix::Repository,
+    url: &str,
+    wants: &[Want],
+) -> Result<Vec<Option<ObjectId>>, FetchError> {
+    let transport = |error: gix::Error| FetchError::Transport {
+        url: url.to_owned(),
+        message: format!("{error:#}"),
+    };
+    let refspecs: Vec<String> = wants
+        .iter()
+        .map(|want| format!("+{}:{}", want.source, want.target))
+        .collect();
+    let remote = repo
+        .remote_at(url)
+        .and_then(|remote| {
+            remote.with_refspecs(refspecs.iter().map(String::as_str), Direction::Fetch)
+        })
+        .map_err(transport)?
+        .with_fetch_tags(Tags::None);
+    let depth = NonZeroU32::MIN;
+    let outcome = remote
+        .connect(Direction::Fetch)
+        .and_then(|connection| connection.prepare_fetch(gix::progress::Discard, Default::default()))
+        .and_then(|prepared| {
+            prepared
+                .with_shallow(Shallow::DepthAtRemote(depth))
+                .receive(gix::progress::Discard, &AtomicBool::new(false))
+        })
+        .map_err(transport)?;
+    let matched: Vec<usize> = outcome
+        .ref_map
+        .mappings
+        .iter()
+        .filter_map(|mapping| match mapping.spec_index {
+            gix::protocol::fetch::refmap::SpecIndex::ExplicitInRemote(index) => Some(index),
+            gix::protocol::fetch::refmap::SpecIndex::Implicit(_) => None,
+        })
+        .collect();
+    wants
+        .iter()
+        .enumerate()
+        .map(|(index, want)| {
+            matched
+                .contains(&index)
+                .then(|| peeled_commit(repo, &want.target))
+                .transpose()
+        })
+        .collect()
+}
+
+/// The names of the tags `url` advertises (without `refs/tags/`), for a semver checkout.
+///
+/// Errors: [`FetchError::Transport`] when the remote cannot be listed.
+pub fn list_tags(repo: &gix::Repository, url: &str) -> Result<Vec<String>, FetchError> {
+    let transport = |error: gix::Error| FetchError::Transport {
+        url: url.to_owned(),
+        message: format!("{error:#}"),
+    };
+    let (ref_map, _) = repo
+        .remote_at(url)
+        .and_then(|remote| {
+            remote.with_refspecs(["refs/tags/*:refs/sluice/tags/*"], Direction::Fetch)
+        })
+        .and_then(|remote| {
+            remote
+                .with_fetch_tags(Tags::None)
+                .connect(Direction::Fetch)?
+                .ref_map(gix::progress::Discard, Default::default())
+        })
+        .map_err(transport)?;
+    Ok(ref_map
+        .remote_refs
+        .iter()
+        .filter_map(|reference| {
+            let (name, _, _) = reference.unpack();
+            name.to_string()
+                .strip_prefix("refs/tags/")
+                .map(str::to_owned)
+        })
+        .collect())
+}
+
+/// The commit the local reference `name` leads to.
+///
+/// Errors: [`FetchError::NotACommit`] when it is absent or leads elsewhere.
+pub fn peeled_commit(repo: &gix::Repository, name: &str) -> Result<ObjectId, FetchError> {
+    repo.find_reference(name)
+        .and_then(|mut reference| reference.peel_to_commit())
+        .map(|commit| commit.id)
+        .map_err(|error| FetchError::NotACommit {
+            reference: name.to_owned(),
+            message: format!("{error:#}"),
+        })
+}
