@@ -4,12 +4,10 @@
 //! `$SLUICE_WORK_CACHE`, `/tmp/sluice-automation` when unset.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use sluice_core::runtime::Runtime;
 
 use crate::api::ImageUpdateAutomation;
-use crate::reconcile::pull_request::NoPullRequests;
 use crate::reconcile::{AutomationState, reconcile};
 
 /// The environment variable naming the work cache folder.
@@ -39,7 +37,6 @@ pub async fn run_automations(runtime: &Runtime, state: AutomationState) {
 pub async fn run(runtime: Runtime) -> anyhow::Result<()> {
     let state = AutomationState {
         work_cache: work_cache(),
-        pull_requests: Arc::new(NoPullRequests),
     };
     runtime
         .run_process(axum::Router::new(), run_automations(&runtime, state))

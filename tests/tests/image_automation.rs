@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -25,10 +24,10 @@ use sluice_image_automation::git::commit::Author;
 use sluice_image_automation::git::push_target::PushTarget;
 use sluice_image_automation::git::signing::Signer;
 use sluice_image_automation::reconcile::AutomationState;
-use sluice_image_automation::reconcile::pull_request::NoPullRequests;
 use sluice_image_automation::setters::policy::{Policies, PolicyKey};
 use sluice_image_reflector::api::image_policy::ImagePolicy;
 use sluice_tests::git_server::GitServers;
+use sluice_tests::gitea::Gitea;
 use sluice_tests::sshd::Sshd;
 use sluice_tests::{HarnessError, LocalCluster, wait_until};
 
@@ -500,7 +499,6 @@ fn start_controller(
     let runtime = Runtime::new("image-automation", client.clone(), options);
     let state = AutomationState {
         work_cache: cache.to_owned(),
-        pull_requests: Arc::new(NoPullRequests),
     };
     Ok(tokio::spawn(async move {
         run_automations(&runtime, state).await
@@ -712,6 +710,164 @@ async fn controller_pushes_to_another_branch_and_reports_bad_templates() -> anyh
     );
     assert_eq!(git(&bare, &["rev-parse", "auto~1"])?, seeded);
     assert!(file_at(&bare, "auto", "deploy/app.yaml")?.contains("app:2.0.0"));
+    controller.abort();
+    Ok(())
+}
+
+/// Pushes `files` as the first commit of `main` to the Gitea repository `repo`.
+fn seed_gitea(gitea: &Gitea, repo: &str, files: &[(&str, String)]) -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    git(work.path(), &["init", "-q", "-b", "main", "."])?;
+    for (path, content) in files {
+        let file = work.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap_or(work.path()))?;
+        std::fs::write(file, content)?;
+    }
+    git(work.path(), &["add", "."])?;
+    git(work.path(), &["commit", "-q", "-m", "seed"])?;
+    git(
+        work.path(),
+        &[
+            "push",
+            "-q",
+            &gitea.clone_url_with_credentials(repo),
+            "main",
+        ],
+    )?;
+    Ok(())
+}
+
+/// The open pull requests of `USER/repo` on `gitea`, as (number, head, base, title); none while
+/// Gitea still counts the repository as empty (it learns of pushes asynchronously).
+async fn open_pull_requests(
+    gitea: &Gitea,
+    repo: &str,
+) -> anyhow::Result<Vec<(u64, String, String, String)>> {
+    let url = format!(
+        "{}/api/v1/repos/{}/{repo}/pulls?state=open",
+        gitea.url,
+        sluice_tests::gitea::USER
+    );
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("Authorization", format!("token {}", gitea.token))
+        .send()
+        .await?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(Vec::new());
+    }
+    let answer = response.text().await?;
+    let pulls: Vec<serde_json::Value> =
+        serde_json::from_str(&answer).map_err(|error| anyhow::anyhow!("{error}: {answer}"))?;
+    Ok(pulls
+        .iter()
+        .map(|pull| {
+            let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+            (
+                pull["number"].as_u64().unwrap_or_default(),
+                text(&pull["head"]["ref"]),
+                text(&pull["base"]["ref"]),
+                text(&pull["title"]),
+            )
+        })
+        .collect())
+}
+
+#[tokio::test]
+async fn controller_opens_then_updates_one_pull_request_on_gitea() -> anyhow::Result<()> {
+    let cluster = LocalCluster::shared().await?;
+    let client = cluster.client().await?;
+    sluice_tests::crds::install_sluice_crds(&client).await?;
+    let gitea = Gitea::start()?;
+    gitea.create_repo("podinfo").await?;
+    let namespace = "iua-pull";
+    seed_gitea(
+        &gitea,
+        "podinfo",
+        &[("deploy/app.yaml", deployment(namespace))],
+    )?;
+    let cache = tempfile::tempdir()?;
+    let controller = start_controller(&client, namespace, cache.path())?;
+
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
+    let (user, password) = (sluice_tests::gitea::USER, sluice_tests::gitea::PASSWORD);
+    let credentials = json!({"username": user, "password": password, "token": gitea.token});
+    create::<Secret>(
+        &client,
+        namespace,
+        json!({"metadata": {"name": "gitea"}, "stringData": credentials}),
+    )
+    .await?;
+    let clone_url = format!("{}/{user}/podinfo.git", gitea.url);
+    create::<GitRepository>(&client, namespace, json!({
+        "apiVersion": "source.sluice.dev/v1", "kind": "GitRepository",
+        "metadata": {"name": "repo"},
+        "spec": {"url": clone_url, "interval": "1m", "secretRef": {"name": "gitea"}, "ref": {"branch": "main"}},
+    }))
+    .await?;
+    create::<sluice_core::api::provider::Provider>(&client, namespace, json!({
+        "apiVersion": "notification.sluice.dev/v1", "kind": "Provider",
+        "metadata": {"name": "gitea"},
+        "spec": {"type": "gitea", "address": gitea.repo_url("podinfo"), "secretRef": {"name": "gitea"}},
+    }))
+    .await?;
+    create::<ImagePolicy>(&client, namespace, json!({
+        "apiVersion": "image.sluice.dev/v1", "kind": "ImagePolicy",
+        "metadata": {"name": "app"},
+        "spec": {"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": ">=1.0.0"}}},
+    }))
+    .await?;
+    set_latest(&client, namespace, "2.0.0").await?;
+    let push = json!({"branch": "auto", "pullRequest": {"providerRef": {"name": "gitea"}}});
+    create::<ImageUpdateAutomation>(
+        &client,
+        namespace,
+        json!({
+            "apiVersion": "image.sluice.dev/v1", "kind": "ImageUpdateAutomation",
+            "metadata": {"name": "app", "labels": {"suite": namespace}},
+            "spec": {"sourceRef": {"kind": "GitRepository", "name": "repo"}, "interval": "2s",
+                     "git": {"commit": commit_spec(TEMPLATE), "push": push}},
+        }),
+    )
+    .await?;
+
+    wait_until("one pull request from auto into main", TIMEOUT, || async {
+        let pulls = open_pull_requests(&gitea, "podinfo")
+            .await
+            .map_err(|error| HarnessError::Start {
+                what: "pulls".into(),
+                why: error.to_string(),
+            })?;
+        Ok(pulls.len() == 1)
+    })
+    .await?;
+    let first = open_pull_requests(&gitea, "podinfo").await?;
+    assert_eq!((first[0].1.as_str(), first[0].2.as_str()), ("auto", "main"));
+    assert_eq!(
+        first[0].3, "Automated update",
+        "the title is the message's first line"
+    );
+    let first_push = automation(&client, namespace)
+        .await?
+        .status
+        .unwrap_or_default()
+        .last_push_commit;
+
+    set_latest(&client, namespace, "2.1.0").await?;
+    wait_until("a second push to auto", TIMEOUT, || async {
+        let status = automation(&client, namespace)
+            .await?
+            .status
+            .unwrap_or_default();
+        Ok(status.last_push_commit.is_some() && status.last_push_commit != first_push)
+    })
+    .await?;
+    let after = open_pull_requests(&gitea, "podinfo").await?;
+    assert_eq!(after.len(), 1, "still one pull request per automation");
+    assert_eq!(after[0].0, first[0].0, "the same pull request, updated");
     controller.abort();
     Ok(())
 }

@@ -181,6 +181,19 @@ pub struct PushSpec {
     /// Git push options, e.g. GitLab's `merge_request.create`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<BTreeMap<String, String>>,
+    /// Open (or update) one pull request per automation from `branch` into the checkout branch,
+    /// through a `notification.sluice.dev/v1` Provider of the automation's namespace (Sluice's
+    /// addition; Flux leaves this to CI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestSpec>,
+}
+
+/// Where an automation opens its pull request.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestSpec {
+    /// The Provider (type github, gitlab or gitea) whose forge hosts the repository.
+    pub provider_ref: sluice_core::api::references::LocalObjectReference,
 }
 
 /// How the files are updated, as Flux's `UpdateStrategy`.

@@ -21,7 +21,7 @@ use crate::git::automation_run::{PushedCommit, RunOutcome, run_automation};
 use error::AutomationError;
 use inputs::{Inputs, gather_inputs};
 use marker_report::marker_report;
-use pull_request::{PullRequestRequest, PullRequests};
+use pull_request::PullRequestRequest;
 
 /// The interval used when `spec.interval` does not parse (the CRD validates it).
 const FALLBACK_INTERVAL: Duration = Duration::from_secs(60);
@@ -30,8 +30,6 @@ const FALLBACK_INTERVAL: Duration = Duration::from_secs(60);
 pub struct AutomationState {
     /// The work cache root: one folder per automation, `<root>/<namespace>/<name>`.
     pub work_cache: PathBuf,
-    /// Opens pull requests after a push to a separate branch.
-    pub pull_requests: Arc<dyn PullRequests>,
 }
 
 impl Reconcilable for ImageUpdateAutomation {
@@ -113,23 +111,29 @@ async fn open_pull_request(
     pushed: &PushedCommit,
 ) -> Result<(), String> {
     let request = &inputs.request;
-    let (true, Some(base_branch)) = (request.push.separate_branch, request.checkout.branch())
-    else {
+    let wanted = automation
+        .spec
+        .git
+        .as_ref()
+        .and_then(|git| git.push.as_ref())
+        .and_then(|push| push.pull_request.as_ref());
+    let (true, Some(base_branch), Some(wanted)) = (
+        request.push.separate_branch,
+        request.checkout.branch(),
+        wanted,
+    ) else {
         return Ok(());
     };
-    context
-        .state
-        .pull_requests
-        .open_or_update(PullRequestRequest {
-            automation_namespace: automation.namespace().unwrap_or_default(),
-            automation_name: automation.name_any(),
-            repository_url: request.url.clone(),
-            head_branch: pushed.branch.clone(),
-            base_branch: base_branch.to_owned(),
-            commit: pushed.commit.clone(),
-            message: pushed.message.clone(),
-        })
+    let request = PullRequestRequest {
+        namespace: automation.namespace().unwrap_or_default(),
+        provider: wanted.provider_ref.name.clone(),
+        head_branch: pushed.branch.clone(),
+        base_branch: base_branch.to_owned(),
+        message: pushed.message.clone(),
+    };
+    pull_request::open_or_update(&context.client, &request)
         .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
