@@ -4,8 +4,25 @@
 //! - [`api`]: the `Canary` and `MetricTemplate` kinds.
 //! - [`analysis`]: the analysis state machine, revision hashing and the offline replay.
 //! - [`metrics`]: query rendering, threshold evaluation and the built-in queries.
+//! - [`controller`]: the controller process; [`reconcile`] is one tick of one Canary, which reads
+//!   only the watch [`caches`], asks the state machine, and carries out its actions through
+//!   [`bootstrap`], [`router`], [`prometheus`] and [`webhook`].
 
+pub mod actions;
 pub mod analysis;
 pub mod api;
+pub mod bootstrap;
+pub mod caches;
 pub mod controller;
+pub mod error_text;
+pub mod metric_check;
 pub mod metrics;
+pub mod names;
+pub mod observe;
+pub mod prometheus;
+pub mod readiness;
+pub mod reconcile;
+pub mod router;
+pub mod settings;
+pub mod shared;
+pub mod webhook;

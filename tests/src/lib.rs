@@ -4,6 +4,7 @@
 //! A missing program is a [`HarnessError::Missing`] that says how to get it, never a skip.
 
 pub mod binaries;
+pub mod canary_support;
 pub mod certs;
 pub mod crds;
 pub mod cluster;

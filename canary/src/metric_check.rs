@@ -1,0 +1,184 @@
+//! Running one metric check of an analysis tick: find the query (built-in, MetricTemplate from
+//! the watch cache, or inline `query`), render it with Flagger's variables, ask Prometheus, and
+//! judge the value (canary.md §1.4, §1.7). Each check ends in one of four outcomes, with a reason
+//! for events and the status.
+
+use std::collections::BTreeMap;
+
+use crate::analysis::CheckOutcome;
+use crate::api::Canary;
+use crate::api::canary::CanaryMetric;
+use crate::api::metric_template::MetricProviderType;
+use crate::caches::{Caches, cached};
+use crate::error_text::chain;
+use crate::metrics::builtin::BuiltinMetric;
+use crate::metrics::template::{QueryContext, render};
+use crate::metrics::threshold::evaluate;
+use crate::prometheus::Prometheus;
+
+/// The outcome of one check and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricResult {
+    /// Pass, fail, no data or error.
+    pub outcome: CheckOutcome,
+    /// The value, the bounds, or what went wrong.
+    pub reason: String,
+}
+
+/// Where and what to query.
+struct Query {
+    address: String,
+    headers: BTreeMap<String, Vec<String>>,
+    template: String,
+    builtin: Option<BuiltinMetric>,
+}
+
+/// Runs `metric` of `canary`: built-ins and inline queries go to `spec.metricsServer`, else
+/// `default_server`; templates to their provider's address.
+pub async fn check(
+    canary: &Canary,
+    metric: &CanaryMetric,
+    caches: &Caches,
+    prometheus: &Prometheus,
+    default_server: &str,
+) -> MetricResult {
+    let server = canary
+        .spec
+        .metrics_server
+        .as_deref()
+        .unwrap_or(default_server);
+    let query = match resolve(canary, metric, caches, server) {
+        Ok(query) => query,
+        Err(reason) => return error(reason),
+    };
+    let rendered = match render(&query.template, &QueryContext::of(canary, metric)) {
+        Ok(rendered) => rendered,
+        Err(render_error) => return error(format!("metric {}: {render_error}", metric.name)),
+    };
+    match prometheus
+        .instant_value(&query.address, &query.headers, &rendered)
+        .await
+    {
+        Ok(value) => {
+            let value = value.map(|v| {
+                query
+                    .builtin
+                    .map_or(v, |builtin| builtin.threshold_value(v))
+            });
+            judged(metric, value)
+        }
+        Err(query_error) => error(format!("metric {}: {}", metric.name, chain(&query_error))),
+    }
+}
+
+fn judged(metric: &CanaryMetric, value: Option<f64>) -> MetricResult {
+    let outcome = evaluate(metric, value);
+    let reason = match value {
+        None => format!("metric {}: no values found", metric.name),
+        Some(value) => {
+            let range = metric.threshold_range.unwrap_or_default();
+            format!(
+                "metric {} value {value} (min {}, max {})",
+                metric.name,
+                range.min.map_or("-".into(), |min| min.to_string()),
+                range.max.map_or("-".into(), |max| max.to_string()),
+            )
+        }
+    };
+    MetricResult { outcome, reason }
+}
+
+fn error(reason: String) -> MetricResult {
+    MetricResult {
+        outcome: CheckOutcome::Error,
+        reason,
+    }
+}
+
+/// The query of `metric`: its MetricTemplate (which wins), its inline query, or the built-in.
+fn resolve(
+    canary: &Canary,
+    metric: &CanaryMetric,
+    caches: &Caches,
+    server: &str,
+) -> Result<Query, String> {
+    let on_server = |template: String, builtin| Query {
+        address: server.to_owned(),
+        headers: BTreeMap::new(),
+        template,
+        builtin,
+    };
+    if let Some(reference) = &metric.template_ref {
+        let namespace = reference
+            .namespace
+            .clone()
+            .or_else(|| canary.metadata.namespace.clone())
+            .unwrap_or_default();
+        let template =
+            cached(&caches.metric_templates, &namespace, &reference.name).ok_or_else(|| {
+                format!(
+                    "metric {}: MetricTemplate {namespace}/{} not found",
+                    metric.name, reference.name
+                )
+            })?;
+        let provider = &template.spec.provider;
+        if provider.provider_type != MetricProviderType::Prometheus {
+            return Err(format!(
+                "metric {}: provider {:?} is not supported, only prometheus",
+                metric.name, provider.provider_type
+            ));
+        }
+        if provider.secret_ref.is_some() {
+            return Err(format!(
+                "metric {}: provider secretRef is not supported yet",
+                metric.name
+            ));
+        }
+        return Ok(Query {
+            address: provider
+                .address
+                .clone()
+                .unwrap_or_else(|| server.to_owned()),
+            headers: provider.headers.clone(),
+            template: template.spec.query.clone(),
+            builtin: None,
+        });
+    }
+    if let Some(query) = &metric.query {
+        return Ok(on_server(query.clone(), None));
+    }
+    BuiltinMetric::of(metric)
+        .map(|builtin| on_server(builtin.query().to_owned(), Some(builtin)))
+        .ok_or_else(|| {
+            format!(
+                "metric {}: no usable metrics template and query were configured",
+                metric.name
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::canary::ThresholdRange;
+
+    fn metric(min: Option<f64>, max: Option<f64>) -> CanaryMetric {
+        CanaryMetric {
+            name: "error-rate".into(),
+            threshold_range: Some(ThresholdRange { min, max }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_reason_names_the_value_and_the_bounds() {
+        let result = judged(&metric(None, Some(1.0)), Some(2.5));
+        assert_eq!(result.outcome, CheckOutcome::Fail);
+        assert_eq!(result.reason, "metric error-rate value 2.5 (min -, max 1)");
+        let empty = judged(&metric(None, Some(1.0)), None);
+        assert_eq!(
+            (empty.outcome, empty.reason.as_str()),
+            (CheckOutcome::NoData, "metric error-rate: no values found")
+        );
+    }
+}
