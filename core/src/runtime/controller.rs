@@ -254,7 +254,8 @@ async fn write_status<K: Reconcilable, S>(
     fields: Map<String, Value>,
     outcome: &conditions::Outcome,
 ) -> Result<(), RuntimeError> {
-    let mut status = current_status(object);
+    let current = current_status(object);
+    let mut status = current.clone();
     let before = ready_condition(&status);
     merge_status(&mut status, fields);
     let mut conditions: Vec<Condition> = status
@@ -271,6 +272,10 @@ async fn write_status<K: Reconcilable, S>(
         status.insert("lastHandledReconcileAt".into(), json!(requested));
     }
     let after = ready_condition(&status);
+    if status == current {
+        // Nothing changed: no write (conditions keep their transition times while unchanged).
+        return Ok(());
+    }
     patch_status(object, context, status).await?;
     if let Some(ready) = after.filter(|after| Some(after) != before.as_ref()) {
         let warning = ready.status == "False";
