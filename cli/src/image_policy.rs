@@ -1,11 +1,15 @@
 //! `sluice image policy eval` (the ImagePolicy decision, offline, on the controller's own code)
-//! and `sluice image scan` (placeholder until scanning lands).
+//! and `sluice image scan` (the controller's registry client, listing one image's tags).
 
 use std::io::{self, BufRead, Write};
 
 use anyhow::Context;
 use sluice_image_reflector::api::image_policy::SortOrder;
 use sluice_image_reflector::policy::{Policy, SemverRange, TagFilter, select_latest};
+use sluice_image_reflector::registry::retry::RetryPolicy;
+use sluice_image_reflector::registry::{
+    Connection, Credentials, ImageName, RegistryBudget, RegistryClient,
+};
 
 /// Arguments of `sluice image policy eval`: a policy as in an ImagePolicy's spec.
 #[derive(clap::Args, Debug)]
@@ -50,7 +54,22 @@ enum OrderArg {
 
 /// Arguments of `sluice image scan`.
 #[derive(clap::Args)]
-pub struct ScanArgs {}
+pub struct ScanArgs {
+    /// The repository to list, without tag, e.g. `ghcr.io/org/app` or `127.0.0.1:5000/app`.
+    image: String,
+    /// Talk plain HTTP to the registry.
+    #[arg(long)]
+    insecure: bool,
+    /// The user name for the registry (with --password).
+    #[arg(long, requires = "password")]
+    username: Option<String>,
+    /// The password or token for the registry (with --username).
+    #[arg(long, requires = "username")]
+    password: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
 
 /// Reads tags (one per line) on standard input and prints the one the policy picks, alone, on
 /// standard output.
@@ -67,9 +86,39 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn scan(_args: ScanArgs) -> anyhow::Result<()> {
-    anyhow::bail!("sluice image scan is not built yet")
+/// Lists every tag of `args.image` (all pages, as the controller scans) and prints them one per
+/// line, in byte-wise order.
+///
+/// Errors: the image is invalid, the registry is unreachable or refuses the credentials, or
+/// standard output fails.
+pub async fn scan(args: ScanArgs) -> anyhow::Result<()> {
+    sluice_core::runtime::logging::install_crypto_provider();
+    let image = ImageName::parse(&args.image)?;
+    let credentials = match (args.username, args.password) {
+        (Some(username), Some(password)) => Credentials::Basic { username, password },
+        _ => Credentials::Anonymous,
+    };
+    let connection = Connection {
+        insecure: args.insecure,
+        credentials,
+        timeout: std::time::Duration::from_secs(args.timeout),
+        ..Connection::default()
+    };
+    let budget = std::sync::Arc::new(RegistryBudget::new(SCAN_QPS)?);
+    let client = RegistryClient::new(budget, RetryPolicy::default());
+    let mut tags = client.list_tags(&image, &connection).await?;
+    tags.sort_unstable();
+    tags.dedup();
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for tag in tags {
+        writeln!(out, "{tag}").context("writing to standard output")?;
+    }
+    out.flush().context("writing to standard output")?;
+    Ok(())
 }
+
+/// The request budget of `sluice image scan`: one command, so a generous rate.
+const SCAN_QPS: f64 = 50.0;
 
 /// Reads one tag per line, trimming spaces and skipping blank lines.
 ///

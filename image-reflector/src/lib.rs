@@ -4,3 +4,8 @@
 pub mod api;
 pub mod controller;
 pub mod policy;
+pub mod reconcile;
+pub mod registry;
+pub mod scan;
+pub mod store;
+pub mod webhook;

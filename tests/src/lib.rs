@@ -11,11 +11,13 @@ pub mod cluster;
 pub mod git_server;
 pub mod gitea;
 pub mod oci_layout;
+pub mod paginating_registry;
 pub mod ports;
 pub mod process;
 pub mod prometheus;
 pub mod registry;
 pub mod sshd;
+pub mod token_server;
 
 use std::time::Duration;
 

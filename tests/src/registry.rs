@@ -88,6 +88,14 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The folder of the registry's filesystem storage (`docker/registry/v2/...` below it), for
+    /// tests and benchmarks that create many tags faster than pushing them.
+    pub fn storage_root(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+}
+
 fn auth_config(auth: &RegistryAuth, dir: &tempfile::TempDir) -> Result<String, HarnessError> {
     Ok(match auth {
         RegistryAuth::Anonymous => String::new(),
