@@ -1,42 +1,72 @@
-//! `sluice controller NAME`: runs one of Sluice's controllers with the shared runtime flags.
+//! `sluice controller NAME`: runs one of Sluice's controllers with the shared runtime flags and
+//! its own.
 
 use sluice_core::runtime::{Runtime, RuntimeOptions, client, logging};
+use sluice_image_reflector::controller::ReflectorArgs;
 
-/// Arguments of `sluice controller`.
-#[derive(clap::Args)]
-pub struct ControllerArgs {
-    /// Which controller to run.
-    #[arg(value_enum)]
-    name: ControllerName,
-    #[command(flatten)]
-    options: RuntimeOptions,
+/// The controllers of Sluice, each with its flags.
+#[derive(clap::Subcommand)]
+pub enum ControllerCommand {
+    /// GitRepository, Kustomization, Provider, Alert and Pipeline.
+    Core {
+        #[command(flatten)]
+        options: RuntimeOptions,
+    },
+    /// ImageRepository and ImagePolicy.
+    ImageReflector {
+        #[command(flatten)]
+        options: RuntimeOptions,
+        #[command(flatten)]
+        reflector: ReflectorArgs,
+    },
+    /// ImageUpdateAutomation.
+    ImageAutomation {
+        #[command(flatten)]
+        options: RuntimeOptions,
+    },
+    /// Canary and MetricTemplate.
+    Canary {
+        #[command(flatten)]
+        options: RuntimeOptions,
+    },
 }
 
-/// The controllers of Sluice.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum ControllerName {
-    /// GitRepository, Kustomization, Provider, Alert and Pipeline.
-    Core,
-    /// ImageRepository and ImagePolicy.
-    ImageReflector,
-    /// ImageUpdateAutomation.
-    ImageAutomation,
-    /// Canary and MetricTemplate.
-    Canary,
+impl ControllerCommand {
+    fn options(&self) -> &RuntimeOptions {
+        match self {
+            ControllerCommand::Core { options }
+            | ControllerCommand::ImageReflector { options, .. }
+            | ControllerCommand::ImageAutomation { options }
+            | ControllerCommand::Canary { options } => options,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            ControllerCommand::Core { .. } => "core",
+            ControllerCommand::ImageReflector { .. } => "image-reflector",
+            ControllerCommand::ImageAutomation { .. } => "image-automation",
+            ControllerCommand::Canary { .. } => "canary",
+        }
+    }
 }
 
 /// Starts the runtime (logs, client, HTTP server, leader election) and runs the controller
 /// until SIGTERM or SIGINT.
-pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
-    logging::init(args.options.log_format, &args.options.log_level);
+pub async fn run(command: ControllerCommand) -> anyhow::Result<()> {
+    let options = command.options().clone();
+    logging::init(options.log_format, &options.log_level);
     logging::install_crypto_provider();
-    let client = client::client(args.options.kubeconfig.as_deref()).await?;
-    let name = format!("{:?}", args.name).to_lowercase();
-    let runtime = Runtime::new(&name, client, args.options);
-    match args.name {
-        ControllerName::Core => sluice_core::controller::run(runtime).await,
-        ControllerName::ImageReflector => sluice_image_reflector::controller::run(runtime).await,
-        ControllerName::ImageAutomation => sluice_image_automation::controller::run(runtime).await,
-        ControllerName::Canary => sluice_canary::controller::run(runtime).await,
+    let client = client::client(options.kubeconfig.as_deref()).await?;
+    let runtime = Runtime::new(command.name(), client, options);
+    match command {
+        ControllerCommand::Core { .. } => sluice_core::controller::run(runtime).await,
+        ControllerCommand::ImageReflector { reflector, .. } => {
+            sluice_image_reflector::controller::run_with(runtime, reflector).await
+        }
+        ControllerCommand::ImageAutomation { .. } => {
+            sluice_image_automation::controller::run(runtime).await
+        }
+        ControllerCommand::Canary { .. } => sluice_canary::controller::run(runtime).await,
     }
 }

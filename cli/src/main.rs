@@ -28,7 +28,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one of Sluice's controllers against the cluster of --kubeconfig (or in-cluster config).
-    Controller(controller::ControllerArgs),
+    #[command(subcommand)]
+    Controller(controller::ControllerCommand),
     /// Write the CustomResourceDefinitions generated from the Rust types, one file per kind.
     Crds(crds::CrdsArgs),
     /// Ask the controller to reconcile an object now, by setting reconcile.sluice.dev/requestedAt.
@@ -70,7 +71,7 @@ enum CanaryCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Controller(args) => controller::run(args).await,
+        Command::Controller(command) => controller::run(command).await,
         Command::Crds(args) => crds::run(args),
         Command::Reconcile(args) => reconcile::run(args).await,
         Command::Image(ImageCommand::Policy(PolicyCommand::Eval(args))) => image_policy::eval(args),
