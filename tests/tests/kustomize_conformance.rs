@@ -7,7 +7,9 @@
 //! `tests/kustomize/extract_krusty.py`). A case passes when both succeed with equal documents or
 //! both fail. Cases we do not pass yet are listed, with the reason, in
 //! `tests/kustomize/known-failures.txt`; the test fails on any other failure and on any listed
-//! case that now passes, so the list stays honest.
+//! case that now passes, so the list stays honest. Every case whose documents are equal must
+//! also print the same bytes as kustomize, except those listed in
+//! `tests/kustomize/known-byte-differences.txt` (kept honest the same way).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -116,8 +118,18 @@ fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
     Ok(documents)
 }
 
-/// What one side of a case produced: documents, or an error message.
-type Outcome = Result<Vec<Value>, String>;
+/// What one side of a case produced: the printed stream and its documents, or an error message.
+type Outcome = Result<Printed, String>;
+
+struct Printed {
+    text: String,
+    documents: Vec<Value>,
+}
+
+fn printed(text: String) -> Outcome {
+    let documents = parse_stream(&text)?;
+    Ok(Printed { text, documents })
+}
 
 fn oracle(binary: &Path, dir: &Path) -> Outcome {
     let output = Command::new(binary)
@@ -128,18 +140,22 @@ fn oracle(binary: &Path, dir: &Path) -> Outcome {
     if !output.status.success() {
         return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
     }
-    parse_stream(&String::from_utf8_lossy(&output.stdout))
+    printed(String::from_utf8_lossy(&output.stdout).to_string())
 }
 
 fn sluice(dir: &Path) -> Outcome {
-    let printed =
-        sluice_core::kustomize::build_yaml(dir, None).map_err(|error| error.to_string())?;
-    parse_stream(&printed)
+    printed(sluice_core::kustomize::build_yaml(dir, None).map_err(|error| error.to_string())?)
 }
 
 /// Why a case fails, or None when it passes.
 fn compare(expected: &Outcome, actual: &Outcome) -> Option<String> {
-    match (expected, actual) {
+    let documents = |outcome: &'_ Outcome| -> Result<Vec<Value>, String> {
+        outcome
+            .as_ref()
+            .map(|printed| printed.documents.clone())
+            .map_err(Clone::clone)
+    };
+    match (&documents(expected), &documents(actual)) {
         (Ok(expected), Ok(actual)) if expected == actual => None,
         (Ok(expected), Ok(actual)) if expected.len() != actual.len() => Some(format!(
             "{} documents expected, {} built",
@@ -164,6 +180,63 @@ fn compare(expected: &Outcome, actual: &Outcome) -> Option<String> {
             error.lines().next().unwrap_or("")
         )),
     }
+}
+
+/// Where the printed bytes differ when the documents are equal (line number and both lines), or
+/// None when they are identical.
+fn compare_bytes(expected: &Outcome, actual: &Outcome) -> Option<String> {
+    let (Ok(expected), Ok(actual)) = (expected, actual) else {
+        return None;
+    };
+    if expected.text == actual.text {
+        return None;
+    }
+    let mut expected_lines = expected.text.lines();
+    let mut actual_lines = actual.text.lines();
+    for line in 1.. {
+        match (expected_lines.next(), actual_lines.next()) {
+            (None, None) => break,
+            (e, a) if e == a => continue,
+            (e, a) => return Some(format!("line {line}: expected {e:?} got {a:?}")),
+        }
+    }
+    Some("trailing line breaks differ".to_string())
+}
+
+/// Asserts that `failures` are exactly the cases of `known` that exist in `cases`.
+fn assert_matches_known(
+    what: &str,
+    file: &str,
+    cases: &[Case],
+    failures: &BTreeMap<String, String>,
+    known: &BTreeMap<String, String>,
+) {
+    let unexpected: Vec<String> = failures
+        .iter()
+        .filter(|(id, _)| !known.contains_key(*id))
+        .map(|(id, reason)| format!("{id}: {reason}"))
+        .collect();
+    let fixed: Vec<&String> = known
+        .keys()
+        .filter(|id| !failures.contains_key(*id) && cases.iter().any(|c| &c.id == *id))
+        .collect();
+    let stale: Vec<&String> = known
+        .keys()
+        .filter(|id| !cases.iter().any(|c| &c.id == *id))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "cases {what} that are not in {file}:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        fixed.is_empty(),
+        "cases in {file} that now pass (remove them): {fixed:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "cases in {file} that do not exist: {stale:?}"
+    );
 }
 
 fn known_failures(path: &Path) -> BTreeMap<String, String> {
@@ -194,48 +267,71 @@ fn sluice_builds_what_kustomize_builds() {
     cases.extend(kustomization_dirs(&data.join("cases"), "cases"));
     cases.extend(krusty_cases(&data.join("krusty")));
     let known = known_failures(&data.join("known-failures.txt"));
+    let known_bytes = known_failures(&data.join("known-byte-differences.txt"));
 
     let mut failures: BTreeMap<String, String> = BTreeMap::new();
-    let mut passes_by_group: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut byte_differences: BTreeMap<String, String> = BTreeMap::new();
+    let mut passes_by_group: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for case in &cases {
-        let failure = compare(&oracle(&binary, &case.dir), &sluice(&case.dir));
+        let (expected, actual) = (oracle(&binary, &case.dir), sluice(&case.dir));
         let group = case.id.split('/').next().unwrap_or("");
         let counts = passes_by_group.entry(group).or_default();
-        counts.1 += 1;
-        match failure {
-            None => counts.0 += 1,
+        counts.2 += 1;
+        if let Some(reason) = compare(&expected, &actual) {
+            failures.insert(case.id.clone(), reason);
+            continue;
+        }
+        counts.0 += 1;
+        match compare_bytes(&expected, &actual) {
+            None => counts.1 += 1,
             Some(reason) => {
-                failures.insert(case.id.clone(), reason);
+                byte_differences.insert(case.id.clone(), reason);
             }
         }
     }
-    for (group, (passed, total)) in &passes_by_group {
-        println!("kustomize conformance {group}: {passed}/{total} pass");
+    for (group, (passed, identical, total)) in &passes_by_group {
+        println!(
+            "kustomize conformance {group}: {passed}/{total} pass ({:.1}%), {identical} byte-identical",
+            100.0 * *passed as f64 / *total as f64
+        );
     }
-    let unexpected: Vec<String> = failures
-        .iter()
-        .filter(|(id, _)| !known.contains_key(*id))
-        .map(|(id, reason)| format!("{id}: {reason}"))
-        .collect();
-    let fixed: Vec<&String> = known
-        .keys()
-        .filter(|id| !failures.contains_key(*id) && cases.iter().any(|c| &c.id == *id))
-        .collect();
-    let stale: Vec<&String> = known
-        .keys()
-        .filter(|id| !cases.iter().any(|c| &c.id == *id))
-        .collect();
-    assert!(
-        unexpected.is_empty(),
-        "cases failing that are not in known-failures.txt:\n{}",
-        unexpected.join("\n")
+    assert_matches_known("failing", "known-failures.txt", &cases, &failures, &known);
+    assert_matches_known(
+        "printing other bytes than kustomize",
+        "known-byte-differences.txt",
+        &cases,
+        &byte_differences,
+        &known_bytes,
     );
-    assert!(
-        fixed.is_empty(),
-        "cases in known-failures.txt that now pass (remove them): {fixed:?}"
-    );
-    assert!(
-        stale.is_empty(),
-        "cases in known-failures.txt that do not exist: {stale:?}"
-    );
+}
+
+/// The broken kustomizations of `tests/kustomize/cases/errors/`: kustomize fails on each, and
+/// Sluice fails with one message naming the file at fault and the problem.
+#[test]
+fn broken_kustomizations_fail_naming_the_file_and_problem() {
+    let binary = kustomize_binary();
+    let errors = workspace_root().join("tests/kustomize/cases/errors");
+    let expectations = [
+        ("missing-resource", &["missing-resource/nothere.yaml"][..]),
+        ("base-cycle/a", &["base-cycle/a", "cycle"][..]),
+        ("malformed-yaml", &["malformed-yaml/cm.yaml", "line 5"][..]),
+        (
+            "patch-matches-nothing",
+            &[
+                "patch-matches-nothing/kustomization.yaml",
+                "no resource matches strategic merge patch",
+            ][..],
+        ),
+    ];
+    for (case, words) in expectations {
+        let dir = errors.join(case);
+        assert!(oracle(&binary, &dir).is_err(), "kustomize builds {case}");
+        let message = sluice(&dir)
+            .err()
+            .unwrap_or_else(|| panic!("Sluice builds {case}"));
+        assert_eq!(message.lines().count(), 1, "{case}: {message}");
+        for word in words {
+            assert!(message.contains(word), "{case}: {message:?} lacks {word:?}");
+        }
+    }
 }

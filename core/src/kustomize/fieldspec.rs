@@ -38,11 +38,13 @@ pub struct TransformerConfig {
     pub common_labels: Vec<FieldSpec>,
     pub labels: Vec<FieldSpec>,
     pub template_labels: Vec<FieldSpec>,
+    pub volume_claim_template_labels: Vec<FieldSpec>,
     pub common_annotations: Vec<FieldSpec>,
     pub namespace: Vec<FieldSpec>,
     pub name_reference: Vec<NameBackReference>,
     pub images: Vec<FieldSpec>,
     pub replicas: Vec<FieldSpec>,
+    pub var_reference: Vec<FieldSpec>,
 }
 
 const DEFAULT_FIELD_SPECS: &str = include_str!("default_field_specs.yaml");
@@ -72,10 +74,15 @@ impl TransformerConfig {
         merge_specs(&mut self.common_labels, &other.common_labels);
         merge_specs(&mut self.labels, &other.labels);
         merge_specs(&mut self.template_labels, &other.template_labels);
+        merge_specs(
+            &mut self.volume_claim_template_labels,
+            &other.volume_claim_template_labels,
+        );
         merge_specs(&mut self.common_annotations, &other.common_annotations);
         merge_specs(&mut self.namespace, &other.namespace);
         merge_specs(&mut self.images, &other.images);
         merge_specs(&mut self.replicas, &other.replicas);
+        merge_specs(&mut self.var_reference, &other.var_reference);
         for reference in &other.name_reference {
             let same_kind = self.name_reference.iter_mut().find(|existing| {
                 existing.group == reference.group

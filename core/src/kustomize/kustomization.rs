@@ -40,7 +40,7 @@ pub struct Kustomization {
     pub crds: Vec<String>,
     pub helm_charts: Vec<Value>,
     pub helm_chart_inflation_generator: Vec<Value>,
-    pub vars: Vec<Value>,
+    pub vars: Vec<super::vars::Var>,
     pub sort_options: Option<Value>,
     pub build_metadata: Vec<String>,
     pub openapi: BTreeMap<String, Value>,
@@ -53,6 +53,7 @@ pub struct Label {
     pub pairs: BTreeMap<String, Value>,
     pub include_selectors: bool,
     pub include_templates: bool,
+    pub include_volume_claim_templates: bool,
     pub fields: Vec<FieldSpec>,
 }
 
@@ -133,15 +134,81 @@ pub struct ReplacementEntry {
     pub inline: Value,
 }
 
+/// The Kubernetes version of kustomize's built-in OpenAPI schema (kyaml's `DefaultOpenAPI`).
+const BUILTIN_OPENAPI_VERSION: &str = "v1.21.2";
+
+/// The top-level fields of a kustomization, as spelled in kustomize's `types.Kustomization`.
+const FIELD_NAMES: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "imageTags",
+    "replicas",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "transformers",
+    "generators",
+    "validators",
+    "configurations",
+    "crds",
+    "helmCharts",
+    "helmChartInflationGenerator",
+    "helmGlobals",
+    "vars",
+    "sortOptions",
+    "buildMetadata",
+    "openapi",
+];
+
+/// Renames top-level keys that differ from a field name only by case to that field, as Go's
+/// `encoding/json` (which kustomize reads the file with) matches field names.
+fn match_field_names_ignoring_case(value: &mut Value) {
+    let Some(map) = value.as_object_mut() else {
+        return;
+    };
+    let misspelled: Vec<(String, &str)> = map
+        .keys()
+        .filter(|key| !FIELD_NAMES.contains(&key.as_str()))
+        .filter_map(|key| {
+            let field = FIELD_NAMES
+                .iter()
+                .find(|field| field.eq_ignore_ascii_case(key))?;
+            Some((key.clone(), *field))
+        })
+        .collect();
+    for (key, field) in misspelled {
+        if let Some(child) = map.remove(&key) {
+            map.entry(field.to_string()).or_insert(child);
+        }
+    }
+}
+
 impl Kustomization {
-    /// Parses a kustomization file's text. Errors with the YAML or field-type problem.
+    /// Parses a kustomization file's text (field names matched ignoring case, as kustomize
+    /// does). Errors with the YAML or field-type problem.
     pub fn parse(text: &str) -> Result<Self, String> {
         let value = super::yaml::parse_document(text)?;
-        let value = if value.is_null() {
+        let mut value = if value.is_null() {
             Value::Object(Default::default())
         } else {
             value
         };
+        match_field_names_ignoring_case(&mut value);
         let mut kustomization: Self =
             serde_json::from_value(value).map_err(|error| error.to_string())?;
         kustomization.fix_deprecated();
@@ -155,20 +222,32 @@ impl Kustomization {
         self.images.append(&mut self.image_tags);
     }
 
+    /// Checks `openapi`: kustomize v5.8 has one built-in schema (Kubernetes v1.21.2) and errors
+    /// when another version is asked for, or a version together with a custom schema `path`.
+    pub fn check_openapi(&self) -> Result<(), String> {
+        let Some(version) = self.openapi.get("version") else {
+            return Ok(());
+        };
+        if self.openapi.contains_key("path") {
+            return Err("builtin version and custom schema provided, cannot use both".to_string());
+        }
+        if version.as_str() != Some(BUILTIN_OPENAPI_VERSION) {
+            return Err("the specified OpenAPI version is not built in".to_string());
+        }
+        Ok(())
+    }
+
     /// Whether this file is a `Component`.
     pub fn is_component(&self) -> bool {
         self.kind == "Component"
     }
 
-    /// The first field Sluice refuses (helm charts, vars), as an error message.
+    /// The first field Sluice refuses (helm charts), as an error message.
     pub fn unsupported_field(&self) -> Option<&'static str> {
         if !self.helm_charts.is_empty() || !self.helm_chart_inflation_generator.is_empty() {
             return Some(
                 "helmCharts are not supported (as in Flux, which runs kustomize without --enable-helm)",
             );
-        }
-        if !self.vars.is_empty() {
-            return Some("vars are not supported (deprecated in kustomize v5): use replacements");
         }
         None
     }

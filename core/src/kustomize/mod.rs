@@ -6,7 +6,9 @@
 //!
 //! Split by concept: [`loader`] (files, root restriction, cycles), `kustomization` (the file),
 //! `resources_file`, `generators` and `hash`, `transformers`, `patches`, `name_reference`,
-//! `replacements`, `target` (the order kustomize runs them in) and `yaml` (input and output).
+//! `replacements`, `vars` (deprecated, still built), `target` (the order kustomize runs them
+//! in), `resolve` (what go-yaml reads a plain scalar as), `yaml` (input) and `emit` (output,
+//! byte for byte as kustomize prints it).
 
 mod builtin_configs;
 mod emit;
@@ -20,10 +22,12 @@ mod name_reference;
 mod ordering;
 mod patches;
 mod replacements;
+mod resolve;
 mod resource;
 mod resources_file;
 mod target;
 mod transformers;
+mod vars;
 mod yaml;
 
 use std::path::Path;
@@ -44,6 +48,10 @@ const LOCAL_CONFIG_ANNOTATION: &str = "config.kubernetes.io/local-config";
 /// root). Errors with [`Error`], naming the file at fault.
 pub fn build(dir: &Path, boundary: Option<&Path>) -> Result<Vec<Value>, Error> {
     let target = Target::load(Loader::new(dir, boundary)?)?;
+    target
+        .kustomization
+        .check_openapi()
+        .map_err(|message| Error::build(&target.file, message))?;
     let mut accumulator = target.accumulate(Accumulator::new())?;
     let resources = &mut accumulator.resources;
     for resource in resources.iter_mut().filter(|resource| resource.needs_hash) {
@@ -54,6 +62,12 @@ pub fn build(dir: &Path, boundary: Option<&Path>) -> Result<Vec<Value>, Error> {
     }
     name_reference::fix_name_references(resources, &accumulator.config.name_reference)
         .map_err(|message| Error::build(&target.file, message))?;
+    vars::resolve_vars(
+        resources,
+        &accumulator.vars,
+        &accumulator.config.var_reference,
+    )
+    .map_err(|message| Error::build(&target.file, message))?;
     let sort_options = target
         .kustomization
         .sort_options

@@ -179,6 +179,36 @@ fn replaced(current: &Value, value: &Value, options: &Options) -> Value {
     Value::String(parts.join(&options.delimiter))
 }
 
+/// The value at a kyaml field path (`spec.ports[0].port`, `spec.containers.[name=web].image`)
+/// of `object`, as kyaml's `RNode.GetFieldValue` reads it; None when the path reaches nothing.
+pub fn field_value(object: &Value, path: &str) -> Option<Value> {
+    let segments: Vec<String> = split_field_path(path)
+        .into_iter()
+        .flat_map(split_slice_index)
+        .collect();
+    let mut copy = object.clone();
+    let mut found = None;
+    visit(&mut copy, &segments, false, &mut |value| {
+        found = Some(value.clone())
+    })
+    .ok()?;
+    found
+}
+
+/// kyaml's `convertSliceIndex`: `ports[0]` is the field `ports`, then item `0`.
+fn split_slice_index(segment: String) -> Vec<String> {
+    let indexed = segment
+        .strip_suffix(']')
+        .and_then(|rest| rest.rsplit_once('['))
+        .filter(|(_, index)| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(field, index)| (field.to_string(), index.to_string()));
+    match indexed {
+        Some((field, index)) if field.is_empty() => vec![index],
+        Some((field, index)) => vec![field, index],
+        None => vec![segment],
+    }
+}
+
 /// Splits a kyaml field path on dots outside brackets: `a.[name=x].b` → `a`, `[name=x]`, `b`.
 fn split_field_path(path: &str) -> Vec<String> {
     let mut segments = Vec::new();

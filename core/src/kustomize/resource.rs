@@ -57,6 +57,7 @@ const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "MutatingWebhookConfiguration",
     "Namespace",
     "Node",
+    "NodeProxyOptions",
     "PersistentVolume",
     "PodSecurityPolicy",
     "PriorityClass",
@@ -67,6 +68,8 @@ const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "StorageClass",
     "SubjectAccessReview",
     "TokenReview",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
     "ValidatingWebhookConfiguration",
     "VolumeAttachment",
 ];
@@ -141,6 +144,8 @@ pub struct Resource {
     pub needs_hash: bool,
     /// The generator behavior, for generated ConfigMaps and Secrets.
     pub behavior: Option<Behavior>,
+    /// The `vars` that read a field of this resource.
+    pub var_names: Vec<String>,
 }
 
 impl Resource {
@@ -153,6 +158,7 @@ impl Resource {
             suffixes: Vec::new(),
             needs_hash: false,
             behavior: None,
+            var_names: Vec::new(),
         }
     }
 

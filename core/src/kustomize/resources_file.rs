@@ -17,12 +17,31 @@ pub fn parse_resources(path: &Path, text: &str) -> Result<Vec<Resource>, Error> 
     };
     let mut resources = Vec::new();
     for document in super::yaml::parse_documents(text).map_err(malformed)? {
-        for object in flatten_lists(document) {
+        for mut object in flatten_lists(document) {
             check_object(&object).map_err(malformed)?;
+            stringify_metadata_maps(&mut object);
             resources.push(Resource::new(object));
         }
     }
     Ok(resources)
+}
+
+/// Turns numbers and booleans in `metadata.labels` and `metadata.annotations` into strings, as
+/// kustomize reads them (Kubernetes' `map[string]string`).
+fn stringify_metadata_maps(object: &mut Value) {
+    for field in ["labels", "annotations"] {
+        let Some(map) = object
+            .pointer_mut(&format!("/metadata/{field}"))
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for value in map.values_mut() {
+            if matches!(value, Value::Number(_) | Value::Bool(_)) {
+                *value = Value::String(value.to_string());
+            }
+        }
+    }
 }
 
 fn flatten_lists(document: Value) -> Vec<Value> {

@@ -15,11 +15,14 @@ use super::replacements;
 use super::resource::Resource;
 use super::resources_file::parse_resources;
 use super::transformers::{images, metadata_maps, names, namespace, replicas};
+use super::vars::{Var, merge_var_set, merge_vars};
 
 /// What a kustomization has built so far: its resources and the field specs in force.
 pub struct Accumulator {
     pub resources: Vec<Resource>,
     pub config: TransformerConfig,
+    /// The `vars` of this kustomization and everything it includes.
+    pub vars: Vec<Var>,
 }
 
 impl Accumulator {
@@ -28,6 +31,7 @@ impl Accumulator {
         Self {
             resources: Vec::new(),
             config: TransformerConfig::defaults(),
+            vars: Vec::new(),
         }
     }
 
@@ -106,6 +110,11 @@ impl Target {
             accumulator = self.accumulate_directory(accumulator, path, true)?;
         }
         self.run_transformers(&mut accumulator)?;
+        let Accumulator {
+            resources, vars, ..
+        } = &mut accumulator;
+        merge_vars(resources, vars, &self.kustomization.vars)
+            .map_err(|message| self.fail(format!("merging vars: {message}")))?;
         Ok(accumulator)
     }
 
@@ -120,6 +129,8 @@ impl Target {
             Entry::Directory(_) => {
                 let built = self.accumulate_directory(Accumulator::new(), path, false)?;
                 accumulator.config.merge(&built.config);
+                merge_var_set(&mut accumulator.vars, &built.vars)
+                    .map_err(|message| self.fail(message))?;
                 accumulator
                     .append(built.resources)
                     .map_err(|message| self.fail(message))
@@ -303,6 +314,9 @@ fn label_specs(config: &TransformerConfig, label: &super::kustomization::Label) 
     } else {
         if label.include_templates {
             merge_specs(&mut specs, &config.template_labels);
+        }
+        if label.include_volume_claim_templates {
+            merge_specs(&mut specs, &config.volume_claim_template_labels);
         }
         merge_specs(&mut specs, &[FieldSpec::any_kind("metadata/labels", true)]);
     }

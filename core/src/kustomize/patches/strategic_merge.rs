@@ -259,6 +259,9 @@ impl Merger {
         }
     }
 
+    /// Merges lists of keyed items as kyaml does when patching (`MergeOptionsListPrepend`): the
+    /// patch's items first, in patch order (merged into the matching existing item, or new),
+    /// then the existing items the patch does not name, in their order.
     fn merge_keyed(
         &self,
         existing: &[Value],
@@ -266,20 +269,34 @@ impl Merger {
         field: &str,
         key: &str,
     ) -> Vec<Value> {
-        let mut merged = existing.to_vec();
+        let mut named = vec![false; existing.len()];
+        let mut merged = Vec::with_capacity(existing.len() + patch.len());
         for item in patch {
-            let position = merged
+            let position = existing
                 .iter()
                 .position(|candidate| same_item(candidate, item, key));
-            match (position, item) {
-                (Some(index), item) if deletes_resource(item) => {
-                    merged.remove(index);
+            if let Some(index) = position {
+                if named[index] {
+                    continue;
                 }
-                (None, item) if deletes_resource(item) => {}
-                (Some(index), item) => self.merge_value(&mut merged[index], item, field, field),
-                (None, item) => merged.push(clean(item)),
+                named[index] = true;
+            }
+            match position {
+                _ if deletes_resource(item) => {}
+                Some(index) => {
+                    let mut value = existing[index].clone();
+                    self.merge_value(&mut value, item, field, field);
+                    merged.push(value);
+                }
+                None => merged.push(clean(item)),
             }
         }
+        let unnamed = existing
+            .iter()
+            .zip(named)
+            .filter(|(_, named)| !named)
+            .map(|(item, _)| item.clone());
+        merged.extend(unnamed);
         merged
     }
 }
@@ -339,9 +356,10 @@ mod tests {
         let containers = &target["spec"]["template"]["spec"]["containers"];
         assert_eq!(
             containers[0],
-            json!({"name": "a", "image": "x", "args": ["2"], "ports": [{"containerPort": 80}, {"containerPort": 81}]})
+            json!({"name": "a", "image": "x", "args": ["2"], "ports": [{"containerPort": 81}, {"containerPort": 80}]})
         );
-        assert_eq!(containers[2]["name"], "c");
+        assert_eq!(containers[1]["name"], "c");
+        assert_eq!(containers[2]["name"], "b");
     }
 
     #[test]
