@@ -8,10 +8,13 @@
 
 pub mod api;
 pub mod controller;
+pub mod controller_flags;
 pub mod forge;
 pub mod inventory;
+pub mod kustomization;
 pub mod kustomize;
 pub mod notification;
 pub mod promotion;
 pub mod runtime;
+pub mod source;
 pub mod substitute;

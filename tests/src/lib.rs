@@ -6,8 +6,9 @@
 pub mod binaries;
 pub mod canary_support;
 pub mod certs;
-pub mod crds;
 pub mod cluster;
+pub mod core_controller;
+pub mod crds;
 pub mod git_server;
 pub mod gitea;
 pub mod oci_layout;

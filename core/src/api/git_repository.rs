@@ -27,9 +27,9 @@ use super::references::LocalObjectReference;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct GitRepositorySpec {
-    /// Repository URL: `http://`, `https://` or `ssh://` (scp-like `user@host:repo` is rejected,
+    /// Repository URL: `http://`, `https://`, `ssh://`, `git://` or `file://` (scp-like `user@host:repo` is rejected,
     /// as in Flux).
-    #[schemars(regex(pattern = r"^(http|https|ssh)://.*$"))]
+    #[schemars(regex(pattern = r"^(http|https|ssh|git|file)://.*$"))]
     pub url: String,
     /// Secret in the same namespace with the credentials: `username`/`password`, `bearerToken`,
     /// `ca.crt`, `tls.crt`/`tls.key`, or `identity`/`known_hosts` for SSH.

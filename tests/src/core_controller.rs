@@ -1,0 +1,220 @@
+//! Support for the core suites: Sluice's core controller (GitRepository + Kustomization) run in
+//! the test process on 127.0.0.1, sharded to one test's objects by a label, and a Git working
+//! copy that commits and pushes to a bare repository of [`GitServers`](crate::git_server).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use sluice_core::controller_flags::CoreFlags;
+use sluice_core::runtime::options::LogFormat;
+use sluice_core::runtime::{Runtime, RuntimeOptions};
+
+use crate::binaries::system_program;
+use crate::ports::free_port;
+use crate::{HarnessError, LocalCluster, wait_until};
+
+/// The label that shards the controller of one test to that test's objects.
+pub const TEST_LABEL: &str = "test.sluice.dev/case";
+
+/// A running core controller; stopped when dropped.
+pub struct CoreController {
+    /// The controller's runtime.
+    pub runtime: Runtime,
+    /// `host:port` artifacts are served on.
+    pub address: String,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _storage: tempfile::TempDir,
+}
+
+impl CoreController {
+    /// Starts the core controller against `cluster` for objects labelled [`TEST_LABEL`]`=case`,
+    /// with the lockdown flags given.
+    ///
+    /// Errors: no free port, the kubeconfig cannot be read.
+    pub async fn start(
+        cluster: &LocalCluster,
+        case: &str,
+        default_service_account: Option<&str>,
+        no_cross_namespace_refs: bool,
+    ) -> Result<CoreController, HarnessError> {
+        let port = free_port()?;
+        let storage = tempfile::tempdir().map_err(|source| HarnessError::Io {
+            what: "artifact storage".into(),
+            source,
+        })?;
+        let options = RuntimeOptions {
+            kubeconfig: Some(cluster.kubeconfig().to_path_buf()),
+            concurrent: 4,
+            watch_label_selector: Some(format!("{TEST_LABEL}={case}")),
+            leader_elect: false,
+            leader_election_namespace: "default".into(),
+            leader_election_lease_seconds: 15,
+            metrics_addr: format!("127.0.0.1:{port}")
+                .parse()
+                .map_err(|e| HarnessError::Start {
+                    what: "metrics address".into(),
+                    why: format!("{e}"),
+                })?,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        };
+        let address = format!("127.0.0.1:{port}");
+        let flags = CoreFlags {
+            storage_path: storage.path().to_path_buf(),
+            storage_adv_addr: Some(address.clone()),
+            default_service_account: default_service_account.map(str::to_string),
+            no_cross_namespace_refs,
+        };
+        let runtime = Runtime::new("core", cluster.client().await?, options);
+        let task = tokio::spawn(sluice_core::controller::run_with_flags(
+            runtime.clone(),
+            flags,
+        ));
+        Ok(CoreController {
+            runtime,
+            address,
+            task,
+            _storage: storage,
+        })
+    }
+
+    /// Stops the controller and waits for it to end.
+    ///
+    /// Errors: the controller ended with an error.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.runtime.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task).await???;
+        Ok(())
+    }
+}
+
+/// Installs the GitRepository and Kustomization CRDs (as `sluice crds` writes them) and waits
+/// until they are served.
+///
+/// Errors: the API server refused them or they were not established within 60 s.
+pub async fn install_core_crds(client: &Client) -> anyhow::Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in sluice_core::api::crds() {
+        let name = crd.name_any();
+        api.patch(
+            &name,
+            &PatchParams::apply("sluice-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await?;
+        wait_until(
+            &format!("CRD {name} Established"),
+            Duration::from_secs(60),
+            || async {
+                let crd = api.get(&name).await.map_err(|e| HarnessError::Start {
+                    what: name.clone(),
+                    why: e.to_string(),
+                })?;
+                let conditions = crd.status.and_then(|s| s.conditions).unwrap_or_default();
+                Ok(conditions
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True"))
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates the namespace `name`.
+///
+/// Errors: the API server refused it.
+pub async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+    let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await?;
+    Ok(())
+}
+
+/// A working copy of a bare repository: write files, commit, push to `main`.
+pub struct WorkingCopy {
+    dir: tempfile::TempDir,
+}
+
+impl WorkingCopy {
+    /// An empty working copy whose `origin` is the bare repository at `bare`.
+    ///
+    /// Errors: git is missing or failed.
+    pub fn new(bare: &Path) -> Result<WorkingCopy, HarnessError> {
+        let dir = tempfile::tempdir().map_err(|source| HarnessError::Io {
+            what: "working copy".into(),
+            source,
+        })?;
+        let copy = WorkingCopy { dir };
+        copy.git(&["init", "-q", "-b", "main"])?;
+        copy.git(&["remote", "add", "origin", &bare.display().to_string()])?;
+        Ok(copy)
+    }
+
+    /// Writes `files` (`path`, `content`), deletes `removed`, commits everything and pushes to
+    /// `main`; returns the new commit's hash.
+    ///
+    /// Errors: a file cannot be written, or git failed.
+    pub fn commit(
+        &self,
+        files: &[(&str, &str)],
+        removed: &[&str],
+        message: &str,
+    ) -> Result<String, HarnessError> {
+        for (path, content) in files {
+            let target: PathBuf = self.dir.path().join(path);
+            let write = |what: &str, result: std::io::Result<()>| {
+                result.map_err(|source| HarnessError::Io {
+                    what: what.into(),
+                    source,
+                })
+            };
+            write(
+                "creating a folder",
+                std::fs::create_dir_all(target.parent().unwrap_or(self.dir.path())),
+            )?;
+            write("writing a file", std::fs::write(&target, content))?;
+        }
+        for path in removed {
+            let _ = std::fs::remove_file(self.dir.path().join(path));
+        }
+        self.git(&["add", "-A"])?;
+        self.git(&[
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@sluice.dev",
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ])?;
+        self.git(&["push", "-q", "-f", "origin", "main"])?;
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn git(&self, args: &[&str]) -> Result<String, HarnessError> {
+        let output = Command::new(system_program("git", "git")?)
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .map_err(|source| HarnessError::Io {
+                what: "running git".into(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(HarnessError::Start {
+                what: format!("git {args:?}"),
+                why: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    }
+}
