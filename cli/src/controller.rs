@@ -1,6 +1,7 @@
 //! `sluice controller NAME`: runs one of Sluice's controllers with the shared runtime flags and
 //! its own.
 
+use sluice_core::controller_flags::CoreFlags;
 use sluice_core::runtime::{Runtime, RuntimeOptions, client, logging};
 use sluice_image_reflector::controller::ReflectorArgs;
 
@@ -11,6 +12,8 @@ pub enum ControllerCommand {
     Core {
         #[command(flatten)]
         options: RuntimeOptions,
+        #[command(flatten)]
+        core: CoreFlags,
     },
     /// ImageRepository and ImagePolicy.
     ImageReflector {
@@ -34,7 +37,7 @@ pub enum ControllerCommand {
 impl ControllerCommand {
     fn options(&self) -> &RuntimeOptions {
         match self {
-            ControllerCommand::Core { options }
+            ControllerCommand::Core { options, .. }
             | ControllerCommand::ImageReflector { options, .. }
             | ControllerCommand::ImageAutomation { options }
             | ControllerCommand::Canary { options } => options,
@@ -60,7 +63,9 @@ pub async fn run(command: ControllerCommand) -> anyhow::Result<()> {
     let client = client::client(options.kubeconfig.as_deref()).await?;
     let runtime = Runtime::new(command.name(), client, options);
     match command {
-        ControllerCommand::Core { .. } => sluice_core::controller::run(runtime).await,
+        ControllerCommand::Core { core, .. } => {
+            sluice_core::controller::run_with_flags(runtime, core).await
+        }
         ControllerCommand::ImageReflector { reflector, .. } => {
             sluice_image_reflector::controller::run_with(runtime, reflector).await
         }
