@@ -42,6 +42,7 @@ async fn the_controller_serves_probes_and_handles_a_reconcile_request() -> anyho
         .await?;
 
     let port = free_port()?;
+    let storage = tempfile::tempdir()?;
     let kubeconfig = cluster.kubeconfig().display().to_string();
     let _controller = Running(
         Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -54,6 +55,7 @@ async fn the_controller_serves_probes_and_handles_a_reconcile_request() -> anyho
                 "json",
             ])
             .arg(format!("--metrics-addr=127.0.0.1:{port}"))
+            .arg(format!("--storage-path={}", storage.path().display()))
             .spawn()?,
     );
     wait_until("/readyz", TIMEOUT, || async move {

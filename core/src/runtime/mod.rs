@@ -21,6 +21,7 @@ pub mod reconcile;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use kube::Client;
 use kube::runtime::events::Reporter;
@@ -84,8 +85,19 @@ impl Runtime {
         let syncing = self.caches_syncing.clone();
         syncing.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            if store.wait_until_ready().await.is_ok() {
-                syncing.fetch_sub(1, Ordering::SeqCst);
+            // kube-runtime's store readiness keeps a single waker, and the controller waits on
+            // the same store, so this waiter may never be woken: look again every 200 ms.
+            loop {
+                let ready =
+                    tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready());
+                match ready.await {
+                    Ok(Ok(())) => {
+                        syncing.fetch_sub(1, Ordering::SeqCst);
+                        return;
+                    }
+                    Ok(Err(_writer_dropped)) => return,
+                    Err(_not_yet) => continue,
+                }
             }
         });
     }

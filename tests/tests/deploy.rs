@@ -1,0 +1,67 @@
+//! `deploy/` installs on the real local control plane as a user installs it: built by our
+//! kustomize engine, applied in stages (CRDs and Namespaces first) by the same applier the
+//! Kustomization controller uses, and every controller Deployment becomes Available on kwok nodes.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::Api;
+use sluice_core::kustomization::apply::Applier;
+use sluice_core::kustomization::clients::Clients;
+use sluice_tests::binaries::workspace_root;
+use sluice_tests::{HarnessError, LocalCluster, wait_until};
+
+const CONTROLLERS: [&str; 4] = [
+    "sluice-core",
+    "sluice-image-reflector",
+    "sluice-image-automation",
+    "sluice-canary",
+];
+
+#[tokio::test]
+async fn the_multi_tenant_install_makes_every_controller_available() -> anyhow::Result<()> {
+    let cluster = LocalCluster::shared().await?;
+    let client = cluster.client().await?;
+    let overlay = workspace_root().join("deploy/overlays/multi-tenant");
+    let objects = sluice_core::kustomize::build(&overlay, Some(&workspace_root()))?;
+    let clients = Clients::new(client.clone(), None);
+    let applier = Applier {
+        clients: &clients,
+        client: client.clone(),
+        default_namespace: "sluice-system".into(),
+        force: false,
+        deadline: Instant::now() + Duration::from_secs(120),
+    };
+    applier.apply_all(objects).await?;
+
+    let deployments: Api<Deployment> = Api::namespaced(client, "sluice-system");
+    wait_until(
+        "every controller Deployment Available",
+        Duration::from_secs(120),
+        || async {
+            let mut available = 0;
+            for name in CONTROLLERS {
+                let deployment =
+                    deployments
+                        .get_opt(name)
+                        .await
+                        .map_err(|e| HarnessError::Start {
+                            what: name.into(),
+                            why: e.to_string(),
+                        })?;
+                let conditions = deployment
+                    .and_then(|d| d.status)
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default();
+                if conditions.iter().any(|c| {
+                    c.type_.as_deref() == Some("Available") && c.status.as_deref() == Some("True")
+                }) {
+                    available += 1;
+                }
+            }
+            Ok(available == CONTROLLERS.len())
+        },
+    )
+    .await?;
+    Ok(())
+}
