@@ -144,6 +144,34 @@ impl Gitea {
     }
 }
 
+impl Gitea {
+    /// Waits up to 30 s until Gitea knows `branch` of `USER/repo`: it learns of pushes
+    /// asynchronously, and until then answers 404 for the repository's commits and pulls.
+    ///
+    /// Errors: the branch did not appear in time.
+    pub async fn wait_for_branch(&self, repo: &str, branch: &str) -> Result<(), HarnessError> {
+        let url = format!(
+            "{}/api/v1/repos/{USER}/{repo}/branches/{}",
+            self.url,
+            branch.replace('/', "%2F")
+        );
+        let client = reqwest::Client::new();
+        crate::wait_until(
+            &format!("Gitea to know branch {branch}"),
+            Duration::from_secs(30),
+            || async {
+                let answer = client
+                    .get(&url)
+                    .header("Authorization", format!("token {}", self.token))
+                    .send()
+                    .await;
+                Ok(answer.is_ok_and(|response| response.status().is_success()))
+            },
+        )
+        .await
+    }
+}
+
 fn gitea_command(
     binary: &Path,
     config: &Path,

@@ -58,6 +58,8 @@ async fn statuses_and_one_pull_request_per_branch_on_a_real_gitea() -> anyhow::R
     gitea.create_repo("fleet").await?;
     let work = tempfile::tempdir()?;
     let main = seed(&gitea, "fleet", work.path());
+    gitea.wait_for_branch("fleet", "main").await?;
+    gitea.wait_for_branch("fleet", "promote/qa").await?;
     let forge = Forge::new(
         ForgeKind::Gitea,
         &gitea.repo_url("fleet"),

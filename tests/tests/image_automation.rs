@@ -786,6 +786,7 @@ async fn controller_opens_then_updates_one_pull_request_on_gitea() -> anyhow::Re
         "podinfo",
         &[("deploy/app.yaml", deployment(namespace))],
     )?;
+    gitea.wait_for_branch("podinfo", "main").await?;
     let cache = tempfile::tempdir()?;
     let controller = start_controller(&client, namespace, cache.path())?;
 

@@ -135,6 +135,7 @@ async fn commit_statuses_reach_gitea_and_bad_providers_say_why() -> anyhow::Resu
     gitea.create_repo("fleet").await?;
     let work = tempfile::tempdir()?;
     let sha = seed_commit(&gitea, "fleet", work.path());
+    gitea.wait_for_branch("fleet", "main").await?;
 
     let ns = "notify-test";
     for (name, token) in [
