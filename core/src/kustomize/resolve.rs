@@ -93,10 +93,10 @@ fn resolve_numeric(text: &str, yaml11: bool) -> Resolved {
     if let Some(integer) = go_integer(&plain) {
         return integer;
     }
-    if patterns().yaml_float.is_match(&plain) {
-        if let Ok(float) = plain.parse() {
-            return Resolved::Float(float);
-        }
+    if patterns().yaml_float.is_match(&plain)
+        && let Ok(float) = plain.parse()
+    {
+        return Resolved::Float(float);
     }
     if yaml11 && text.contains(':') && patterns().base60_float.is_match(text) {
         return Resolved::Base60;
@@ -199,7 +199,9 @@ fn is_timestamp(text: &str) -> bool {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

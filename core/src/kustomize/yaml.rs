@@ -142,12 +142,12 @@ impl<'input> Reader<'input> {
                 merge_into(&mut merged, value);
                 continue;
             }
-            if let Some(first) = key_lines.insert(key.clone(), line) {
-                if self.repeated_keys == RepeatedKeys::Refuse {
-                    return Err(format!(
-                        "yaml: unmarshal errors:\n  line {line}: mapping key \"{key}\" already defined at line {first}"
-                    ));
-                }
+            if let Some(first) = key_lines.insert(key.clone(), line)
+                && self.repeated_keys == RepeatedKeys::Refuse
+            {
+                return Err(format!(
+                    "yaml: unmarshal errors:\n  line {line}: mapping key \"{key}\" already defined at line {first}"
+                ));
             }
             object.insert(key, value);
         }

@@ -46,7 +46,7 @@ pub fn set_replicas(
 fn describe_specs(specs: &[FieldSpec]) -> String {
     specs
         .iter()
-        .map(|spec| format!("{}", spec.kind))
+        .map(|spec| spec.kind.to_string())
         .collect::<Vec<_>>()
         .join(" ")
 }
