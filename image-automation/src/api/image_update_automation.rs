@@ -100,27 +100,8 @@ pub struct GitCheckoutSpec {
     pub reference: GitRepositoryRef,
 }
 
-/// A Git reference, as Flux's `GitRepositoryRef`; the most specific field set wins
-/// (commit, then name, then semver, then tag, then branch).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct GitRepositoryRef {
-    /// A branch name, e.g. `main`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub branch: Option<String>,
-    /// A tag name, e.g. `v1.0.0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-    /// A semver range the tags are matched against, e.g. `>=1.0.0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub semver: Option<String>,
-    /// A full reference name, e.g. `refs/heads/main` or `refs/pull/420/head`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// A commit SHA.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-}
+/// A Git reference, as Flux's `GitRepositoryRef`: the one GitRepository uses.
+pub use sluice_core::api::git_repository::GitRepositoryRef;
 
 /// How the commit is written, as Flux's `CommitSpec`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

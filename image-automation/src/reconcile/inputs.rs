@@ -13,7 +13,7 @@ use sluice_core::api::git_repository::GitRepository;
 use sluice_image_reflector::api::image_policy::ImagePolicy;
 
 use super::error::AutomationError;
-use crate::api::image_update_automation::{GitRepositoryRef, ImageRef, ImageUpdateAutomation};
+use crate::api::image_update_automation::{ImageRef, ImageUpdateAutomation};
 use crate::git::auth::GitAuth;
 use crate::git::automation_run::{MessageSpec, RunError, RunRequest};
 use crate::git::checkout_ref::CheckoutRef;
@@ -84,7 +84,7 @@ pub async fn gather_inputs(
         git.checkout
             .as_ref()
             .map(|checkout| checkout.reference.clone())
-            .or_else(|| repository.spec.reference.as_ref().map(automation_ref))
+            .or_else(|| repository.spec.reference.clone())
             .as_ref(),
     );
     let push = push_target(&checkout, git.push.as_ref())
@@ -118,18 +118,6 @@ pub async fn gather_inputs(
         request,
         observed_policies,
     })
-}
-
-fn automation_ref(
-    reference: &sluice_core::api::git_repository::GitRepositoryRef,
-) -> GitRepositoryRef {
-    GitRepositoryRef {
-        branch: reference.branch.clone(),
-        tag: reference.tag.clone(),
-        semver: reference.semver.clone(),
-        name: reference.name.clone(),
-        commit: reference.commit.clone(),
-    }
 }
 
 async fn secret_data(
