@@ -107,7 +107,8 @@ pub struct CrossNamespaceSourceReference {
     /// API version of the source, e.g. `source.sluice.dev/v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
-    /// Kind of the source.
+    /// Kind of the source; `GitRepository` when absent (Flux's default for image automations).
+    #[serde(default)]
     pub kind: SourceKind,
     /// Name of the source.
     pub name: String,

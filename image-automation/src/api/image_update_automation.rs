@@ -48,34 +48,9 @@ pub struct ImageUpdateAutomationSpec {
     pub suspend: Option<bool>,
 }
 
-/// The GitRepository an automation works on, as Flux's `CrossNamespaceSourceReference`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CrossNamespaceSourceReference {
-    /// API version of the referent, e.g. `source.toolkit.fluxcd.io/v1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Kind of the referent; only `GitRepository` is accepted (Flux's enum and default).
-    #[serde(default = "git_repository_kind")]
-    pub kind: SourceKind,
-    /// Name of the referent.
-    pub name: String,
-    /// Namespace of the referent; the automation's own namespace when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-}
-
-/// The kinds of source an automation can push to.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
-pub enum SourceKind {
-    /// A Flux `GitRepository`.
-    #[default]
-    GitRepository,
-}
-
-fn git_repository_kind() -> SourceKind {
-    SourceKind::GitRepository
-}
+/// The GitRepository an automation works on, as Flux's `CrossNamespaceSourceReference`: the
+/// reference a Kustomization uses.
+pub use sluice_core::api::kustomization::{CrossNamespaceSourceReference, SourceKind};
 
 /// Git settings of an automation, as Flux's `GitSpec`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
