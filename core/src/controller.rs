@@ -1,19 +1,23 @@
 //! `sluice controller core`: GitRepository, Kustomization, Provider and Alert, with the event
-//! dispatcher that turns Kustomization events into commit statuses (the Pipeline reconciler is
-//! still to come; its planner is `crate::promotion`).
+//! dispatcher that turns Kustomization events into commit statuses, and Pipeline when given the
+//! Git side of promotions ([`StageGit`], from image automation).
+
+use std::sync::Arc;
 
 use clap::Parser;
 use kube::Config;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::sync::mpsc;
 
-use crate::api::{GitRepository, Kustomization};
+use crate::api::{GitRepository, Kustomization, Pipeline};
 use crate::controller_flags::CoreFlags;
 use crate::kustomization::artifact::ArtifactCache;
 use crate::kustomization::clients::Clients;
 use crate::kustomization::reconciler::KustomizationState;
 use crate::kustomization::source_watch::{self, SourceRevisions};
 use crate::notification::{self, Event, Notifier};
+use crate::promotion::reconciler::PipelineState;
+use crate::promotion::stage_git::StageGit;
 use crate::runtime::Runtime;
 use crate::source::reconciler::SourceState;
 use crate::source::storage::Storage;
@@ -36,11 +40,31 @@ pub async fn run(runtime: Runtime) -> anyhow::Result<()> {
 
 /// Runs the core controllers until shutdown: serves artifacts on the runtime's HTTP server,
 /// reconciles GitRepositories and Kustomizations, and re-reconciles Kustomizations when their
-/// source has a new revision.
+/// source has a new revision. Pipelines are not reconciled (see [`run_with_promotions`]).
 ///
 /// Errors: the client config cannot be read, or the process could not start (HTTP server,
 /// leader election).
 pub async fn run_with_flags(runtime: Runtime, flags: CoreFlags) -> anyhow::Result<()> {
+    run_core(runtime, flags, None).await
+}
+
+/// As [`run_with_flags`], and also reconciles Pipelines, writing promotions with `git` (what
+/// `sluice controller core` does).
+///
+/// Errors: as [`run_with_flags`].
+pub async fn run_with_promotions(
+    runtime: Runtime,
+    flags: CoreFlags,
+    git: Arc<dyn StageGit>,
+) -> anyhow::Result<()> {
+    run_core(runtime, flags, Some(git)).await
+}
+
+async fn run_core(
+    runtime: Runtime,
+    flags: CoreFlags,
+    git: Option<Arc<dyn StageGit>>,
+) -> anyhow::Result<()> {
     let config = client_config(&runtime).await?;
     let advertised = flags.advertised_address(&runtime.options.leader_election_namespace);
     let storage = Storage::new(flags.storage_path.clone(), &advertised);
@@ -60,10 +84,23 @@ pub async fn run_with_flags(runtime: Runtime, flags: CoreFlags) -> anyhow::Resul
         workdir: scratch.join("builds"),
         notifier: Some(notifier.clone()),
     };
+    let pipelines = git.map(|git| PipelineState {
+        git,
+        artifacts: ArtifactCache::default(),
+        workdir: scratch.join("promotion"),
+        no_cross_namespace_refs: flags.no_cross_namespace_refs,
+    });
     runtime
         .run_process(
             storage.router().merge(notification::routes(notifier)),
-            controllers(&runtime, sources, kustomizations, revisions, events),
+            controllers(
+                &runtime,
+                sources,
+                kustomizations,
+                pipelines,
+                revisions,
+                events,
+            ),
         )
         .await?;
     Ok(())
@@ -74,9 +111,20 @@ async fn controllers(
     runtime: &Runtime,
     sources: SourceState,
     kustomizations: KustomizationState,
+    pipelines: Option<PipelineState>,
     revisions: SourceRevisions,
     events: mpsc::Receiver<Event>,
 ) {
+    let promotions = async {
+        if let Some(state) = pipelines {
+            runtime
+                .run_controller::<Pipeline, _, _, _, _>(
+                    state,
+                    crate::promotion::reconciler::reconcile,
+                )
+                .await;
+        }
+    };
     let watch_sources = async {
         tokio::select! {
             () = source_watch::run(
@@ -98,6 +146,7 @@ async fn controllers(
         ),
         watch_sources,
         notification::run(runtime, events),
+        promotions,
     );
 }
 

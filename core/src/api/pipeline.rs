@@ -35,6 +35,11 @@ pub struct PipelineSpec {
     /// Stages in promotion order; an image moves from stage N to stage N+1.
     #[schemars(length(min = 1))]
     pub stages: Vec<Stage>,
+    /// How often the stages are looked at when nothing is moving, a Go duration; `1m` when
+    /// absent. While a stage waits on something under way (an apply, a canary, statuses), the
+    /// Pipeline looks every 5 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
     /// Stop promoting.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,

@@ -8,6 +8,7 @@
 //! an open pull request into a stage with `approval: auto` is merged once the required statuses
 //! of its source stage are green, one with `approval: manual` waits for a person.
 
+use super::observe::same_image;
 use crate::api::pipeline::{Approval, PullRequest, PullRequestState, Stage, StageStatus};
 
 /// What the Pipeline saw of one stage.
@@ -127,7 +128,11 @@ pub fn plan(stages: &[Stage], facts: &[StageFacts]) -> Plan {
             plan.stages[index].waiting_for = Some("its image is not found in Git".into());
             return plan;
         };
-        if upcoming.image.as_deref() == Some(image.as_str()) {
+        if upcoming
+            .image
+            .as_deref()
+            .is_some_and(|next| same_image(next, &image))
+        {
             continue;
         }
         plan.stages[index + 1].waiting_for = Some(

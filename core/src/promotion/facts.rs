@@ -1,0 +1,310 @@
+//! Gathers what a Pipeline's planner needs from the API server, the source artifact and the
+//! forge: per stage the image its files name at the source's revision, its Kustomization's health
+//! at that revision, its canary's phase, the pull request into it, and whether the statuses it
+//! requires are green.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::{Api, Client, ResourceExt};
+
+use super::error::PipelineError;
+use super::observe::{kustomization_health, primary_runs, revision_sha, statuses_green};
+use super::plan::{Health, StageFacts};
+use super::reconciler::PipelineState;
+use crate::api::git_repository::GitRepository;
+use crate::api::kustomization::Kustomization;
+use crate::api::pipeline::{ImageTarget, Pipeline, PullRequest, PullRequestState, Stage};
+use crate::api::provider::Provider;
+use crate::forge::{CommitStatus, Forge};
+use crate::notification::credentials::{forge_client, forge_kind};
+use crate::runtime::Context;
+
+/// Everything a reconcile observed.
+pub struct Observed {
+    /// One entry per stage, in spec order.
+    pub facts: Vec<StageFacts>,
+    /// The source artifact's revision, `main@sha1:<hash>`.
+    pub revision: String,
+    /// The commit statuses of that revision.
+    pub statuses: Vec<CommitStatus>,
+    /// The GitRepository.
+    pub source: GitRepository,
+    /// Its `secretRef` data, when it names one.
+    pub credentials: Option<BTreeMap<String, Vec<u8>>>,
+    /// The branch promotions merge into.
+    pub base_branch: String,
+    /// The Provider's forge client.
+    pub forge: Forge,
+}
+
+/// Observes `pipeline`.
+///
+/// Errors: the source is missing or has no artifact, the Provider is unusable, the forge cannot
+/// be read, a stage image cannot be read, or the API server fails.
+pub async fn observe(
+    pipeline: &Pipeline,
+    context: &Context<PipelineState>,
+) -> Result<Observed, PipelineError> {
+    let namespace = pipeline.namespace().unwrap_or_default();
+    let client = &context.client;
+    let source = source(pipeline, context).await?;
+    let artifact = source
+        .status
+        .as_ref()
+        .and_then(|status| status.artifact.clone())
+        .ok_or_else(|| {
+            PipelineError::Source(format!(
+                "GitRepository {} has no artifact yet",
+                source.name_any()
+            ))
+        })?;
+    let revision = artifact.revision.clone();
+    let forge = forge(client, &namespace, &pipeline.spec.provider_ref.name).await?;
+    let statuses = forge.commit_statuses(revision_sha(&revision)).await?;
+    let images = stage_images(pipeline, context, &artifact).await?;
+    let previous = pipeline.status.clone().unwrap_or_default().stages;
+    let mut facts = Vec::new();
+    for (index, (stage, image)) in pipeline.spec.stages.iter().zip(images).enumerate() {
+        let kustomization =
+            get::<Kustomization>(client, &namespace, &stage.kustomization_ref.name).await?;
+        let health =
+            kustomization.map_or(Health::Progressing, |k| kustomization_health(&k, &revision));
+        let canary_phase = match (&stage.canary_ref, &image) {
+            (Some(canary), Some(image)) => {
+                canary_phase(client, &namespace, &canary.name, image).await?
+            }
+            _ => None,
+        };
+        let pull_request = match previous.get(index).and_then(|old| old.pull_request.clone()) {
+            Some(known) => Some(refresh(&forge, known).await?),
+            None => None,
+        };
+        let source_kustomization = index
+            .checked_sub(1)
+            .map(|from| pipeline.spec.stages[from].kustomization_ref.name.as_str())
+            .unwrap_or_default();
+        facts.push(StageFacts {
+            image,
+            applied_revision: Some(revision.clone()),
+            health,
+            canary_phase,
+            pull_request,
+            required_statuses_green: statuses_green(
+                &stage.required_statuses,
+                source_kustomization,
+                &statuses,
+            ),
+        });
+    }
+    Ok(Observed {
+        facts,
+        base_branch: base_branch(&source, &revision),
+        credentials: credentials(client, &source).await?,
+        revision,
+        statuses,
+        source,
+        forge,
+    })
+}
+
+async fn source(
+    pipeline: &Pipeline,
+    context: &Context<PipelineState>,
+) -> Result<GitRepository, PipelineError> {
+    let own = pipeline.namespace().unwrap_or_default();
+    let reference = &pipeline.spec.source_ref;
+    let namespace = reference.namespace.clone().unwrap_or(own.clone());
+    if context.state.no_cross_namespace_refs && namespace != own {
+        return Err(PipelineError::CrossNamespace(format!(
+            "{namespace}/{}",
+            reference.name
+        )));
+    }
+    get::<GitRepository>(&context.client, &namespace, &reference.name)
+        .await?
+        .ok_or_else(|| {
+            PipelineError::Source(format!(
+                "GitRepository {namespace}/{} not found",
+                reference.name
+            ))
+        })
+}
+
+/// The branch the source follows: `spec.ref.branch`, else the branch its revision names.
+fn base_branch(source: &GitRepository, revision: &str) -> String {
+    source
+        .spec
+        .reference
+        .as_ref()
+        .and_then(|reference| reference.branch.clone())
+        .unwrap_or_else(|| revision.split('@').next().unwrap_or("main").to_owned())
+}
+
+async fn forge(client: &Client, namespace: &str, name: &str) -> Result<Forge, PipelineError> {
+    let provider_error = |message: String| PipelineError::Provider {
+        name: name.to_owned(),
+        message,
+    };
+    let provider = get::<Provider>(client, namespace, name)
+        .await?
+        .ok_or_else(|| provider_error("not found".into()))?;
+    let kind = forge_kind(provider.spec.provider_type).ok_or_else(|| {
+        provider_error("a Pipeline needs a Git host provider (github, gitlab, gitea)".into())
+    })?;
+    forge_client(client, &provider, kind)
+        .await
+        .map_err(|error| provider_error(error.to_string()))
+}
+
+/// The image each stage's files name, read from the source artifact unpacked in a scratch folder.
+async fn stage_images(
+    pipeline: &Pipeline,
+    context: &Context<PipelineState>,
+    artifact: &crate::api::git_repository::Artifact,
+) -> Result<Vec<Option<String>>, PipelineError> {
+    let markers = pipeline
+        .spec
+        .stages
+        .iter()
+        .map(|stage| Ok((stage.path.clone(), policy_of(stage)?)))
+        .collect::<Result<Vec<_>, PipelineError>>()?;
+    std::fs::create_dir_all(&context.state.workdir)
+        .map_err(|e| PipelineError::Images(e.to_string()))?;
+    let scratch = tempfile::tempdir_in(&context.state.workdir)
+        .map_err(|e| PipelineError::Images(e.to_string()))?;
+    context
+        .state
+        .artifacts
+        .unpack(artifact, scratch.path())
+        .await
+        .map_err(|error| PipelineError::Source(error.to_string()))?;
+    let git = context.state.git.clone();
+    tokio::task::spawn_blocking(move || {
+        markers
+            .iter()
+            .map(|(path, policy)| git.stage_image(scratch.path(), path.as_deref(), policy))
+            .collect::<Result<Vec<_>, String>>()
+    })
+    .await
+    .map_err(|error| PipelineError::Images(error.to_string()))?
+    .map_err(PipelineError::Images)
+}
+
+/// The setter policy a stage's image is marked with.
+fn policy_of(stage: &Stage) -> Result<String, PipelineError> {
+    let invalid = |message: String| PipelineError::InvalidStage {
+        stage: stage.name.clone(),
+        message,
+    };
+    match stage.image.target().map_err(|error| invalid(error.to_string()))? {
+        ImageTarget::Policy(policy) => Ok(policy.to_owned()),
+        ImageTarget::KustomizeImage(_) => Err(invalid(
+            "image.kustomizeImage is not supported yet; mark the images entry with a setter and use image.policy".into(),
+        )),
+    }
+}
+
+/// The phase of Canary `name`, as the planner reads it: `Succeeded` only when its primary also
+/// runs `image` (a canary still showing the previous run's success reads as waiting).
+async fn canary_phase(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    image: &str,
+) -> Result<Option<String>, PipelineError> {
+    let gvk = GroupVersionKind::gvk("canary.sluice.dev", "v1", "Canary");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk(&gvk));
+    let Some(canary) = api
+        .get_opt(name)
+        .await
+        .map_err(kube_error(format!("Canary {namespace}/{name}")))?
+    else {
+        return Ok(Some("not found".into()));
+    };
+    let phase = canary.data["status"]["phase"]
+        .as_str()
+        .unwrap_or("Pending")
+        .to_owned();
+    if phase != "Succeeded" {
+        return Ok(Some(phase));
+    }
+    let target = canary.data["spec"]["targetRef"]["name"]
+        .as_str()
+        .unwrap_or(name);
+    let primary_name = format!("{target}-primary");
+    let primary = get::<Deployment>(client, namespace, &primary_name).await?;
+    let images: Vec<String> = primary
+        .and_then(|deployment| deployment.spec.template.spec)
+        .map(|pod| pod.containers.into_iter().filter_map(|c| c.image).collect())
+        .unwrap_or_default();
+    Ok(Some(if primary_runs(image, &images) {
+        phase
+    } else {
+        format!("Succeeded on a previous revision; {primary_name} does not run {image} yet")
+    }))
+}
+
+/// The pull request's current state on the forge.
+async fn refresh(forge: &Forge, known: PullRequest) -> Result<PullRequest, PipelineError> {
+    let current = forge.pull_request(known.number).await?;
+    let state = match (current.merged, current.open) {
+        (true, _) => PullRequestState::Merged,
+        (false, true) => PullRequestState::Open,
+        (false, false) => PullRequestState::Closed,
+    };
+    Ok(PullRequest {
+        state,
+        url: current.url,
+        ..known
+    })
+}
+
+async fn credentials(
+    client: &Client,
+    source: &GitRepository,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, PipelineError> {
+    let Some(reference) = &source.spec.secret_ref else {
+        return Ok(None);
+    };
+    let namespace = source.namespace().unwrap_or_default();
+    let secret = get::<Secret>(client, &namespace, &reference.name)
+        .await?
+        .ok_or_else(|| {
+            PipelineError::Source(format!("Secret {namespace}/{} not found", reference.name))
+        })?;
+    let mut data: BTreeMap<String, Vec<u8>> = secret
+        .string_data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| (key, value.into_bytes()))
+        .collect();
+    data.extend(
+        secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, value)| (key, value.0)),
+    );
+    Ok(Some(data))
+}
+
+async fn get<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>, PipelineError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(kube_error(format!("{} {namespace}/{name}", K::kind(&()))))
+}
+
+fn kube_error(what: String) -> impl FnOnce(kube::Error) -> PipelineError {
+    move |source| PipelineError::Kube { what, source }
+}
