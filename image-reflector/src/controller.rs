@@ -17,7 +17,7 @@ use crate::reconcile::{Shared, image_policy, image_repository};
 use crate::registry::retry::RetryPolicy;
 use crate::registry::{RegistryBudget, RegistryClient};
 use crate::store::TagStore;
-use crate::webhook;
+use crate::{secret_watch, store_gc, webhook};
 
 /// The image-reflector's own flags.
 #[derive(clap::Args, Clone, Debug)]
@@ -55,8 +55,9 @@ pub async fn run(runtime: Runtime) -> anyhow::Result<()> {
     run_with(runtime, ReflectorArgs::from_env()?).await
 }
 
-/// Runs the ImageRepository and ImagePolicy controllers and `POST /hooks/registry` until
-/// shutdown.
+/// Runs the ImageRepository and ImagePolicy controllers, the tag store's garbage collection
+/// ([`crate::store_gc`]), the Secret watch ([`crate::secret_watch`]) and `POST /hooks/registry`
+/// until shutdown.
 ///
 /// Errors: the tag store cannot be opened, `--registry-qps` is invalid, or the process could
 /// not start (HTTP server, leader election).
@@ -64,12 +65,26 @@ pub async fn run_with(runtime: Runtime, args: ReflectorArgs) -> anyhow::Result<(
     let store = TagStore::open(&args.storage_path)?;
     let budget = Arc::new(RegistryBudget::new(args.registry_qps)?);
     let shared = Arc::new(Shared {
-        store,
+        store: store.clone(),
         registry: RegistryClient::new(budget, RetryPolicy::default()),
         scans: Arc::new(Semaphore::new(args.max_concurrent_scans.max(1))),
     });
+    let client = runtime.client.clone();
+    let selector = runtime.options.watch_label_selector.clone();
+    // The watches never end by themselves: they stop with the process.
+    let watches = async {
+        let watches = futures::future::join(
+            store_gc::run(client.clone(), selector.clone(), store),
+            secret_watch::run(client, selector),
+        );
+        tokio::select! {
+            _ = watches => {}
+            () = runtime.shutdown.cancelled() => {}
+        }
+    };
     let controllers = async {
         tokio::join!(
+            watches,
             runtime.run_controller::<ImageRepository, _, _, _, _>(
                 shared.clone(),
                 image_repository::reconcile

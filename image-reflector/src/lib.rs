@@ -7,5 +7,7 @@ pub mod policy;
 pub mod reconcile;
 pub mod registry;
 pub mod scan;
+pub mod secret_watch;
 pub mod store;
+pub mod store_gc;
 pub mod webhook;

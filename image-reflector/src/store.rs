@@ -4,10 +4,11 @@
 //! two objects on one image never overwrite each other. Tags are read from disk when a policy
 //! needs them, not held in memory.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 /// The file inside `--storage-path`.
@@ -58,6 +59,21 @@ pub struct StoredScan {
     pub revision: String,
     /// The tags kept, sorted byte-wise, without duplicates.
     pub tags: Vec<String>,
+}
+
+/// The one field of a stored entry that garbage collection reads (serde skips the tags).
+#[derive(Deserialize)]
+struct ScanTime {
+    scanned_at_ms: i64,
+}
+
+/// Which entries [`TagStore::remove_stale`] may remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stale {
+    /// The entry of this key, an ImageRepository that was deleted.
+    Key(String),
+    /// Every entry whose key is not in this set, the ImageRepositories that exist.
+    AllBut(HashSet<String>),
 }
 
 /// The key of an ImageRepository: `namespace/name`.
@@ -120,34 +136,77 @@ impl TagStore {
             key: key.to_owned(),
             source,
         })?;
-        self.write(key, Some(bytes)).await
-    }
-
-    /// Removes the entry under `key`, if any.
-    ///
-    /// Errors: [`Error::Database`], [`Error::Task`].
-    pub async fn remove(&self, key: &str) -> Result<(), Error> {
-        self.write(key, None).await
-    }
-
-    async fn write(&self, key: &str, bytes: Option<Vec<u8>>) -> Result<(), Error> {
         let database = self.database.clone();
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
             let transaction = database.begin_write().map_err(redb::Error::from)?;
             {
                 let mut table = transaction.open_table(SCANS).map_err(redb::Error::from)?;
-                match &bytes {
-                    Some(bytes) => table.insert(key.as_str(), bytes.as_slice()),
-                    None => table.remove(key.as_str()),
-                }
-                .map_err(redb::Error::from)?;
+                table
+                    .insert(key.as_str(), bytes.as_slice())
+                    .map_err(redb::Error::from)?;
             }
             transaction.commit().map_err(redb::Error::from)?;
             Ok(())
         })
         .await?
     }
+
+    /// Removes the entries `stale` selects that were scanned before `before_ms` (milliseconds
+    /// since the Unix epoch), in one transaction, and returns their keys. An entry scanned
+    /// since then belongs to an object (re)created meanwhile and is kept.
+    ///
+    /// Errors: [`Error::Database`], [`Error::Task`].
+    pub async fn remove_stale(&self, stale: Stale, before_ms: i64) -> Result<Vec<String>, Error> {
+        let database = self.database.clone();
+        tokio::task::spawn_blocking(move || {
+            let transaction = database.begin_write().map_err(redb::Error::from)?;
+            let removed = {
+                let mut table = transaction.open_table(SCANS).map_err(redb::Error::from)?;
+                let candidates = match stale {
+                    Stale::Key(key) => vec![key],
+                    Stale::AllBut(live) => absent_keys(&table, &live)?,
+                };
+                let mut removed = Vec::new();
+                for key in candidates {
+                    let scanned_at = match table.get(key.as_str()).map_err(redb::Error::from)? {
+                        // An entry that does not decode is as stale as can be.
+                        Some(bytes) => scan_time(bytes.value()).unwrap_or(i64::MIN),
+                        None => continue,
+                    };
+                    if scanned_at < before_ms {
+                        table.remove(key.as_str()).map_err(redb::Error::from)?;
+                        removed.push(key);
+                    }
+                }
+                removed
+            };
+            transaction.commit().map_err(redb::Error::from)?;
+            Ok(removed)
+        })
+        .await?
+    }
+}
+
+/// The keys of `table` not in `live`.
+fn absent_keys(
+    table: &redb::Table<&str, &[u8]>,
+    live: &HashSet<String>,
+) -> Result<Vec<String>, Error> {
+    let mut absent = Vec::new();
+    for entry in table.iter().map_err(redb::Error::from)? {
+        let (key, _) = entry.map_err(redb::Error::from)?;
+        if !live.contains(key.value()) {
+            absent.push(key.value().to_owned());
+        }
+    }
+    Ok(absent)
+}
+
+fn scan_time(bytes: &[u8]) -> Option<i64> {
+    serde_json::from_slice::<ScanTime>(bytes)
+        .ok()
+        .map(|time| time.scanned_at_ms)
 }
 
 #[cfg(test)]
@@ -174,8 +233,43 @@ mod tests {
         store.put(&object_key("team-b", "app"), &b).await.unwrap();
         assert_eq!(store.get("team-a/app").await.unwrap(), Some(a));
         assert_eq!(store.get("team-b/app").await.unwrap(), Some(b));
-        store.remove("team-a/app").await.unwrap();
-        assert_eq!(store.get("team-a/app").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn stale_entries_go_and_entries_scanned_since_stay() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = TagStore::open(folder.path()).unwrap();
+        let old = scan("r.io/app", &["1.0.0"]);
+        let recent = StoredScan {
+            scanned_at_ms: old.scanned_at_ms + 10,
+            ..old.clone()
+        };
+        for key in ["ns/live", "ns/deleted", "ns/gone"] {
+            store.put(key, &old).await.unwrap();
+        }
+        store.put("ns/recreated", &recent).await.unwrap();
+        let cutoff = old.scanned_at_ms + 1;
+        let live = HashSet::from(["ns/live".to_owned()]);
+        let mut removed = store
+            .remove_stale(Stale::AllBut(live), cutoff)
+            .await
+            .unwrap();
+        removed.sort();
+        assert_eq!(removed, ["ns/deleted", "ns/gone"]);
+        assert_eq!(store.get("ns/live").await.unwrap(), Some(old.clone()));
+        assert_eq!(store.get("ns/recreated").await.unwrap(), Some(recent));
+
+        let removed = store
+            .remove_stale(Stale::Key("ns/recreated".into()), cutoff)
+            .await
+            .unwrap();
+        assert!(removed.is_empty(), "scanned after the cutoff: {removed:?}");
+        let removed = store
+            .remove_stale(Stale::Key("ns/live".into()), cutoff)
+            .await
+            .unwrap();
+        assert_eq!(removed, ["ns/live"]);
+        assert_eq!(store.get("ns/live").await.unwrap(), None);
     }
 
     #[tokio::test]

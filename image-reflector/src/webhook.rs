@@ -9,11 +9,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use kube::api::ListParams;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use serde::Deserialize;
 
 use crate::api::ImageRepository;
-use crate::reconcile::request::request_reconcile;
+use crate::reconcile::request;
 use crate::registry::ImageName;
 
 /// The route this module serves.
@@ -106,29 +106,17 @@ async fn receive(State(client): State<Client>, body: axum::body::Bytes) -> (Stat
     }
 }
 
-/// Requests a reconcile of every ImageRepository whose canonical image is in `images`; returns
-/// how many were asked.
+/// Requests a scan of every ImageRepository whose canonical image is in `images`; returns how
+/// many were asked.
 async fn request_scans(client: &Client, images: &BTreeSet<String>) -> Result<usize, kube::Error> {
     let repositories = Api::<ImageRepository>::all(client.clone())
         .list(&ListParams::default())
         .await?;
-    let mut count = 0;
-    for repository in repositories {
-        let matches = ImageName::parse(&repository.spec.image)
-            .is_ok_and(|image| images.contains(&image.canonical()));
-        if !matches || repository.spec.suspend {
-            continue;
-        }
-        let api: Api<ImageRepository> =
-            Api::namespaced(client.clone(), &repository.namespace().unwrap_or_default());
-        match request_reconcile(&api, &repository.name_any()).await {
-            Ok(()) => count += 1,
-            Err(error) => {
-                tracing::warn!(%error, name = %repository.name_any(), "requesting a scan failed")
-            }
-        }
-    }
-    Ok(count)
+    let pushed = repositories.into_iter().filter(|repository| {
+        ImageName::parse(&repository.spec.image)
+            .is_ok_and(|image| images.contains(&image.canonical()))
+    });
+    Ok(request::request_scans(client, pushed).await)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt, ResourceExt};
@@ -20,6 +20,8 @@ use sluice_image_reflector::registry::retry::RetryPolicy;
 use sluice_image_reflector::registry::{
     Connection, Credentials, Error as RegistryError, ImageName, RegistryBudget, RegistryClient,
 };
+use sluice_image_reflector::store::{StoredScan, TagStore, object_key};
+use sluice_image_reflector::store_gc;
 use sluice_tests::oci_layout;
 use sluice_tests::paginating_registry::{PaginatingRegistry, Paging};
 use sluice_tests::registry::{Registry, RegistryAuth};
@@ -614,4 +616,146 @@ async fn a_restarted_controller_does_not_rescan_fresh_repositories() -> anyhow::
     };
     assert_eq!(scan_time(&again), scan_time(&first));
     restarted.stop().await
+}
+
+/// A `kubernetes.io/dockerconfigjson` Secret for `registry` with `password`.
+fn docker_config_secret(name: &str, registry: &str, password: &str) -> anyhow::Result<Secret> {
+    let config = json!({"auths": {registry: {"username": USER, "password": password}}});
+    Ok(serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": config.to_string()},
+    }))?)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotating_the_credentials_secret_rescans_at_once() -> anyhow::Result<()> {
+    let (label, namespace) = ("rotate", "reflector-rotate");
+    let cluster = LocalCluster::shared().await?;
+    let client = cluster.client().await?;
+    install_crds_and_namespace(&client, namespace).await?;
+    let registry = Registry::start(RegistryAuth::Htpasswd {
+        user: USER.into(),
+        password: PASSWORD.into(),
+    })?;
+    push(
+        &registry.address,
+        "private/app",
+        &["1.0.0"],
+        Some(&format!("{USER}:{PASSWORD}")),
+    )?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let stale = docker_config_secret("creds", &registry.address, "expired")?;
+    secrets.create(&PostParams::default(), &stale).await?;
+    let repositories: Api<ImageRepository> = Api::namespaced(client.clone(), namespace);
+    let image = format!("{}/private/app", registry.address);
+    let spec =
+        json!({"image": image, "interval": "1h", "insecure": true, "secretRef": {"name": "creds"}});
+    create(&repositories, repository("app", label, spec)).await?;
+    let storage = tempfile::tempdir()?;
+    let controller = Controller::start(&client, label, storage.path())?;
+    let failures = || {
+        controller.metric(
+            "sluice_reconcile_errors_total",
+            &["reason=\"AuthenticationFailed\""],
+        )
+    };
+    // Four failures in, the next retry is 8 s (± 10%) away.
+    wait_until("four failed scans", TIMEOUT, || async {
+        Ok(failures() >= 4.0)
+    })
+    .await?;
+    let before = failures();
+
+    let rotated = docker_config_secret("creds", &registry.address, PASSWORD)?;
+    secrets
+        .replace("creds", &PostParams::default(), &rotated)
+        .await?;
+    let ready = wait_until(
+        "Ready within 3 s of the rotation",
+        Duration::from_secs(3),
+        || async {
+            let status = repositories.get("app").await.map_err(api_error)?.status;
+            let conditions = status.unwrap_or_default().conditions;
+            Ok(condition(&conditions, "Ready").is_some_and(|c| c.status == "True"))
+        },
+    );
+    ready.await?;
+    assert_eq!(
+        failures(),
+        before,
+        "the scan came from the Secret watch, not a retry"
+    );
+    let scanned = repositories.get("app").await?.status.unwrap_or_default();
+    assert_eq!(scanned.last_scan_result.map(|scan| scan.tag_count), Some(1));
+    controller.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tag_store_drops_the_entries_of_deleted_repositories() -> anyhow::Result<()> {
+    let (label, namespace) = ("collect", "reflector-collect");
+    let cluster = LocalCluster::shared().await?;
+    let client = cluster.client().await?;
+    install_crds_and_namespace(&client, namespace).await?;
+    let repositories: Api<ImageRepository> = Api::namespaced(client.clone(), namespace);
+    for name in ["kept", "deleted"] {
+        let spec = json!({"image": format!("r.example/{name}"), "interval": "1h", "suspend": true});
+        create(&repositories, repository(name, label, spec)).await?;
+    }
+    let folder = tempfile::tempdir()?;
+    let store = TagStore::open(folder.path())?;
+    let scan = StoredScan {
+        image: "r.example/app".into(),
+        exclusion_list: vec![],
+        scanned_at_ms: minute_ago_ms()?,
+        revision: "r".into(),
+        tags: vec!["1.0.0".into()],
+    };
+    for name in ["kept", "deleted", "gone-before-start", "unlabelled"] {
+        store.put(&object_key(namespace, name), &scan).await?;
+    }
+    // Another shard's object: not listed under this selector, so its entry is not ours to keep.
+    let spec = json!({"image": "r.example/other", "interval": "1h", "suspend": true});
+    create(&repositories, repository("unlabelled", "other-shard", spec)).await?;
+
+    let selector = Some(format!("{TEST_LABEL}={label}"));
+    let collection = tokio::spawn(store_gc::run(client.clone(), selector, store.clone()));
+    let stored = |name: &'static str| {
+        let store = store.clone();
+        async move { store.get(&object_key(namespace, name)).await }
+    };
+    wait_until("the start-up listing collected", TIMEOUT, || async {
+        Ok(stored("gone-before-start")
+            .await
+            .map_err(store_error)?
+            .is_none()
+            && stored("unlabelled").await.map_err(store_error)?.is_none())
+    })
+    .await?;
+    assert!(
+        stored("deleted").await?.is_some(),
+        "its object still exists"
+    );
+
+    repositories.delete("deleted", &Default::default()).await?;
+    wait_until("the deleted object's entry removed", TIMEOUT, || async {
+        Ok(stored("deleted").await.map_err(store_error)?.is_none())
+    })
+    .await?;
+    assert_eq!(stored("kept").await?, Some(scan));
+    collection.abort();
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, a minute ago.
+fn minute_ago_ms() -> anyhow::Result<i64> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    Ok(i64::try_from(now.as_millis())? - 60_000)
+}
+
+fn store_error(error: sluice_image_reflector::store::Error) -> HarnessError {
+    HarnessError::Start {
+        what: "tag store".into(),
+        why: error.to_string(),
+    }
 }

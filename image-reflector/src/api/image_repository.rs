@@ -78,6 +78,21 @@ pub struct ImageRepositorySpec {
     pub suspend: bool,
 }
 
+impl ImageRepositorySpec {
+    /// The names of the Secrets the spec references, in its own namespace: `secretRef`,
+    /// `certSecretRef` and `proxySecretRef`, in that order, those set only.
+    pub fn secret_names(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.secret_ref,
+            &self.cert_secret_ref,
+            &self.proxy_secret_ref,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|reference| reference.name.as_str())
+    }
+}
+
 /// Returns Flux's default exclusion list: `["^.*\.sig$"]`.
 pub fn default_exclusion_list() -> Vec<String> {
     vec![DEFAULT_EXCLUSION_LIST.to_owned()]
@@ -191,5 +206,15 @@ mod tests {
         assert_eq!(spec.provider, RegistryProvider::Aws);
         let selectors = spec.access_from.unwrap().namespace_selectors;
         assert_eq!(selectors[0].match_labels, Some(BTreeMap::new()));
+    }
+
+    #[test]
+    fn the_referenced_secrets_are_named() {
+        let spec: ImageRepositorySpec = serde_json::from_value(serde_json::json!({
+            "image": "r.io/app", "interval": "1h", "secretRef": {"name": "pull"},
+            "proxySecretRef": {"name": "proxy"}, "serviceAccountName": "builder"
+        }))
+        .unwrap();
+        assert_eq!(spec.secret_names().collect::<Vec<_>>(), ["pull", "proxy"]);
     }
 }

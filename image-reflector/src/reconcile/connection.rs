@@ -30,7 +30,7 @@ pub enum Error {
         /// Its name.
         name: String,
         /// The API error.
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// A Secret lacks a key or has the wrong type or content.
     #[error("Secret {namespace}/{name}: {reason}")]
@@ -104,7 +104,7 @@ impl Secrets<'_> {
             what: "Secret",
             namespace: self.namespace.to_owned(),
             name: name.to_owned(),
-            source,
+            source: Box::new(source),
         })
     }
 
@@ -163,7 +163,7 @@ async fn service_account_credentials(
         what: "ServiceAccount",
         namespace: secrets.namespace.to_owned(),
         name: account.to_owned(),
-        source,
+        source: Box::new(source),
     })?;
     for reference in account.image_pull_secrets.unwrap_or_default() {
         if let Some(credentials) = secrets.credentials(&reference.name, image).await? {
