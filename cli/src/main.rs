@@ -5,8 +5,10 @@ mod build;
 mod canary_plan;
 mod controller;
 mod crds;
+mod demo;
 mod image_policy;
 mod image_update;
+mod install;
 mod reconcile;
 
 use std::process::ExitCode;
@@ -42,6 +44,10 @@ enum Command {
     Canary(CanaryCommand),
     /// Print the kustomize build of a directory, as `kustomize build DIR` does.
     Build(build::BuildArgs),
+    /// Install Sluice from deploy/ (CRDs, RBAC, controllers) and wait until it is Available.
+    Install(install::InstallArgs),
+    /// Run the whole promotion on local servers and leave it running; `sluice demo down` stops it.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -79,6 +85,8 @@ async fn main() -> ExitCode {
         Command::Image(ImageCommand::Update(args)) => image_update::run(args),
         Command::Canary(CanaryCommand::Plan(args)) => canary_plan::run(args),
         Command::Build(args) => build::run(args),
+        Command::Install(args) => install::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

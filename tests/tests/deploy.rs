@@ -1,6 +1,8 @@
 //! `deploy/` installs on the real local control plane as a user installs it: built by our
 //! kustomize engine, applied in stages (CRDs and Namespaces first) by the same applier the
 //! Kustomization controller uses, and every controller Deployment becomes Available on kwok nodes.
+//! The dev overlay keeps the multi-tenant lockdown and the base's probes, resources, Services and
+//! NetworkPolicies while running the local image.
 
 use std::time::{Duration, Instant};
 
@@ -63,5 +65,56 @@ async fn the_multi_tenant_install_makes_every_controller_available() -> anyhow::
         },
     )
     .await?;
+    Ok(())
+}
+
+/// The Deployments of a built overlay.
+fn deployments(objects: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    objects
+        .iter()
+        .filter(|object| object["kind"] == "Deployment")
+        .collect()
+}
+
+#[test]
+fn the_dev_overlay_runs_the_local_image_with_the_lockdown_and_keeps_the_base_safeguards()
+-> anyhow::Result<()> {
+    let root = workspace_root();
+    let objects = sluice_core::kustomize::build(&root.join("deploy/overlays/dev"), Some(&root))?;
+    let deployments = deployments(&objects);
+    assert_eq!(deployments.len(), CONTROLLERS.len());
+    for deployment in &deployments {
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "sluice:dev", "{deployment}");
+        assert_eq!(container["imagePullPolicy"], "Never");
+        for probe in ["livenessProbe", "readinessProbe"] {
+            assert!(container[probe]["httpGet"]["path"].is_string(), "{probe}");
+        }
+        assert!(container["resources"]["requests"]["memory"].is_string());
+        assert!(container["resources"]["limits"]["memory"].is_string());
+    }
+    let core = deployments
+        .iter()
+        .find(|d| d["metadata"]["name"] == "sluice-core")
+        .expect("sluice-core is installed");
+    let args = core["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(args.contains("--no-cross-namespace-refs"), "{args}");
+    assert!(args.contains("--default-service-account=default"), "{args}");
+    let named = |kind: &str| -> Vec<&str> {
+        objects
+            .iter()
+            .filter(|object| object["kind"] == kind)
+            .filter_map(|object| object["metadata"]["name"].as_str())
+            .collect()
+    };
+    assert_eq!(
+        named("NetworkPolicy"),
+        ["sluice-allow-egress", "sluice-allow-http"]
+    );
+    let services = named("Service");
+    for controller in CONTROLLERS {
+        assert!(services.contains(&controller), "no Service {controller}");
+    }
+    assert!(!named("ClusterRoleBinding").contains(&"sluice-core-apply"));
     Ok(())
 }

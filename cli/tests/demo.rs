@@ -1,0 +1,157 @@
+//! `sluice demo` end to end: the built binary runs the whole demo on real local servers with a
+//! state folder of its own; every stage is asserted from the `summary.json` it writes and from
+//! what the cluster and Gitea hold, then `sluice demo down` leaves no process behind.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde_json::Value;
+use sluice_core::api::Kustomization;
+
+fn sluice(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("demo")
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("the sluice binary runs")
+}
+
+/// Runs `sluice demo down` when dropped, so that a failed assertion leaves nothing running.
+struct Down<'a>(&'a Path);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        sluice(self.0, &["down"]);
+    }
+}
+
+/// The ids of the processes, other than this one, whose command line mentions `text`.
+fn processes_mentioning(text: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()) && *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|line| String::from_utf8_lossy(&line).contains(text))
+        })
+        .collect()
+}
+
+fn row<'a>(summary: &'a Value, stage: &str) -> &'a Value {
+    summary["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["stage"] == stage))
+        .unwrap_or_else(|| panic!("no {stage} row in {summary:#}"))
+}
+
+async fn client(kubeconfig: &Path) -> kube::Client {
+    let config = Kubeconfig::read_from(kubeconfig).expect("the demo's kubeconfig reads");
+    let config = kube::Config::from_custom_kubeconfig(config, &KubeConfigOptions::default())
+        .await
+        .expect("the demo's kubeconfig is valid");
+    kube::Client::try_from(config).expect("a client")
+}
+
+async fn applied_revision(client: &kube::Client, name: &str) -> String {
+    let api: Api<Kustomization> = Api::namespaced(client.clone(), "podinfo");
+    let kustomization = api.get(name).await.expect("the Kustomization exists");
+    kustomization
+        .status
+        .and_then(|status| status.last_applied_revision)
+        .unwrap_or_default()
+}
+
+async fn image(client: &kube::Client, deployment: &str) -> String {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "podinfo");
+    let deployment = api.get(deployment).await.expect("the Deployment exists");
+    let pod = deployment.spec.template.spec.unwrap_or_default();
+    pod.containers
+        .into_iter()
+        .next()
+        .and_then(|c| c.image)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_demo_runs_every_stage_and_down_stops_everything() {
+    sluice_core::runtime::logging::install_crypto_provider();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let state = dir.path().join("demo");
+    let down = Down(&state);
+    let output = sluice(&state, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let supervisor = std::fs::read_to_string(state.join("supervisor.log")).unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "sluice demo failed:\n{stdout}\n{}\nsupervisor:\n{supervisor}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(state.join("summary.json")).unwrap())
+            .expect("summary.json is JSON");
+    assert_eq!(summary["tag"], "6.5.1");
+    let stages: Vec<&str> = summary["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| row["stage"].as_str())
+        .collect();
+    assert_eq!(stages, ["scan", "commit", "dev"], "{summary:#}");
+    for stage in &stages {
+        let row = row(&summary, stage);
+        assert!(
+            row["image"].as_str().unwrap().ends_with("/podinfo:6.5.1"),
+            "{row}"
+        );
+        assert!(row["seconds"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    let commit = row(&summary, "commit")["revision"].as_str().unwrap();
+    assert!(
+        commit.len() == 8 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "{commit}"
+    );
+    assert_eq!(row(&summary, "dev")["revision"], commit);
+    let client = client(Path::new(summary["kubeconfig"].as_str().unwrap())).await;
+    assert!(
+        applied_revision(&client, "podinfo-dev")
+            .await
+            .contains(commit)
+    );
+    assert!(
+        image(&client, "podinfo-dev")
+            .await
+            .ends_with("/podinfo:6.5.1")
+    );
+    assert!(
+        image(&client, "podinfo-prod")
+            .await
+            .ends_with("/podinfo:6.5.0")
+    );
+    for text in [
+        "stage",
+        "scan",
+        "commit",
+        "dev",
+        summary["gitea_url"].as_str().unwrap(),
+    ] {
+        assert!(stdout.contains(text), "{text} missing from:\n{stdout}");
+    }
+    let state_text = state.display().to_string();
+    assert!(
+        !processes_mentioning(&state_text).is_empty(),
+        "the demo was left running"
+    );
+
+    drop(down);
+    assert!(!state.join("pid").exists());
+    assert_eq!(processes_mentioning(&state_text), Vec::<String>::new());
+}
