@@ -64,7 +64,8 @@ pub async fn run(command: ControllerCommand) -> anyhow::Result<()> {
     let runtime = Runtime::new(command.name(), client, options);
     match command {
         ControllerCommand::Core { core, .. } => {
-            sluice_core::controller::run_with_flags(runtime, core).await
+            let git = std::sync::Arc::new(sluice_image_automation::promotion::SetterStageGit);
+            sluice_core::controller::run_with_promotions(runtime, core, git).await
         }
         ControllerCommand::ImageReflector { reflector, .. } => {
             sluice_image_reflector::controller::run_with(runtime, reflector).await

@@ -145,6 +145,55 @@ impl Gitea {
 }
 
 impl Gitea {
+    /// Pushes `files` (path, content) as the first commit, `seed`, of `main` of `USER/repo`,
+    /// with the git CLI.
+    ///
+    /// Errors: a file cannot be written, or git failed.
+    pub fn seed(&self, repo: &str, files: &[(String, String)]) -> Result<(), HarnessError> {
+        let work = tempfile::tempdir().map_err(|source| HarnessError::Io {
+            what: "a seed working copy".into(),
+            source,
+        })?;
+        for (path, content) in files {
+            let file = work.path().join(path);
+            std::fs::create_dir_all(file.parent().unwrap_or(work.path()))
+                .and_then(|()| std::fs::write(&file, content))
+                .map_err(|source| HarnessError::Io {
+                    what: format!("writing {path}"),
+                    source,
+                })?;
+        }
+        let remote = self.clone_url_with_credentials(repo);
+        for args in [
+            &["init", "-q", "-b", "main", "."][..],
+            &["add", "."],
+            &["commit", "-q", "-m", "seed"],
+            &["push", "-q", &remote, "main"],
+        ] {
+            let output = Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=sluice",
+                    "-c",
+                    "user.email=sluice@sluice.dev",
+                ])
+                .args(args)
+                .current_dir(work.path())
+                .output()
+                .map_err(|source| HarnessError::Io {
+                    what: "running git".into(),
+                    source,
+                })?;
+            if !output.status.success() {
+                return Err(HarnessError::Start {
+                    what: format!("git {}", args[0]),
+                    why: String::from_utf8_lossy(&output.stderr).into_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Waits up to 30 s until Gitea knows `branch` of `USER/repo`: it learns of pushes
     /// asynchronously, and until then answers 404 for the repository's commits and pulls.
     ///

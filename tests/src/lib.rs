@@ -11,6 +11,7 @@ pub mod core_controller;
 pub mod crds;
 pub mod git_server;
 pub mod gitea;
+pub mod objects;
 pub mod oci_layout;
 pub mod paginating_registry;
 pub mod ports;
