@@ -4,7 +4,9 @@
 //! dev is applied and its commit gets `pending` then `success`; the Pipeline opens a pull request
 //! to qa and merges it by itself; qa is applied; a pull request to prod opens and waits for a
 //! person. Then a change that breaks dev's health stops the promotion: a `failure` status on the
-//! commit, the Pipeline not Ready, and no pull request to qa.
+//! commit, the Pipeline not Ready, and no pull request to qa. All along, two Alerts whose
+//! Providers are broken (a rejected token, an unreachable host) say why they are not Ready, and
+//! hinder none of it.
 
 use std::path::Path;
 use std::process::Command;
@@ -16,7 +18,9 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::Api;
 use serde_json::{Value, json};
+use sluice_core::api::alert::Alert;
 use sluice_core::api::pipeline::{Pipeline, PullRequestState};
+use sluice_core::api::provider::Provider;
 use sluice_core::api::{GitRepository, Kustomization};
 use sluice_core::controller_flags::CoreFlags;
 use sluice_core::runtime::conditions::{self, READY};
@@ -173,16 +177,30 @@ async fn tenant(client: &Client, gitea: &Gitea, registry: &str) -> anyhow::Resul
                          "push": {"branch": "main"}}},
     }))
     .await?;
-    create_from_json::<sluice_core::api::provider::Provider>(client, NS, json!({
-        "apiVersion": "notification.sluice.dev/v1", "kind": "Provider", "metadata": {"name": "gitea"},
-        "spec": {"type": "gitea", "address": gitea.repo_url(REPO), "secretRef": {"name": "gitea"}},
-    }))
+    create_from_json::<Secret>(
+        client,
+        NS,
+        json!({"metadata": {"name": "wrong-token"}, "stringData": {"token": "not-a-token"}}),
+    )
     .await?;
-    create_from_json::<sluice_core::api::alert::Alert>(client, NS, json!({
-        "apiVersion": "notification.sluice.dev/v1", "kind": "Alert", "metadata": {"name": "statuses"},
-        "spec": {"providerRef": {"name": "gitea"}, "eventSources": [{"kind": "Kustomization", "name": "*"}]},
-    }))
-    .await?;
+    let unreachable = format!("http://127.0.0.1:{}/{USER}/{REPO}", free_port()?);
+    // Two broken Providers beside the good one: their Alerts say why, nothing else is hindered.
+    for (name, address, secret) in [
+        ("gitea", gitea.repo_url(REPO), "gitea"),
+        ("wrong-token", gitea.repo_url(REPO), "wrong-token"),
+        ("unreachable", unreachable, "gitea"),
+    ] {
+        create_from_json::<Provider>(client, NS, json!({
+            "apiVersion": "notification.sluice.dev/v1", "kind": "Provider", "metadata": {"name": name},
+            "spec": {"type": "gitea", "address": address, "secretRef": {"name": secret}, "timeout": "3s"},
+        }))
+        .await?;
+        create_from_json::<Alert>(client, NS, json!({
+            "apiVersion": "notification.sluice.dev/v1", "kind": "Alert", "metadata": {"name": name},
+            "spec": {"providerRef": {"name": name}, "eventSources": [{"kind": "Kustomization", "name": "*"}]},
+        }))
+        .await?;
+    }
     let stage = |name: &str, approval: &str| {
         json!({"name": name, "kustomizationRef": {"name": name}, "path": name,
                "image": {"policy": format!("{NS}:app")}, "approval": approval})
@@ -308,12 +326,25 @@ async fn status_states(
         .collect())
 }
 
-async fn pipeline_ready(client: &Client) -> Result<Option<(String, String, String)>, HarnessError> {
-    let pipeline = Api::<Pipeline>::namespaced(client.clone(), NS)
-        .get("app")
+/// The Ready condition (status, reason, message) of the `K` named `name`.
+async fn ready_of<K>(
+    client: &Client,
+    name: &str,
+) -> Result<Option<(String, String, String)>, HarnessError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let object = Api::<K>::namespaced(client.clone(), NS)
+        .get(name)
         .await
-        .map_err(|error| harness("Pipeline")(error.into()))?;
-    let found = pipeline.status.unwrap_or_default().conditions;
+        .map_err(|error| harness(name)(error.into()))?;
+    let value = serde_json::to_value(&object).unwrap_or_default();
+    let found: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> =
+        serde_json::from_value(value["status"]["conditions"].clone()).unwrap_or_default();
     Ok(conditions::find(&found, READY)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone())))
 }
@@ -342,7 +373,7 @@ async fn an_image_moves_dev_to_qa_by_itself_and_waits_for_a_person_before_prod()
         "the Pipeline Ready with nothing to promote",
         TIMEOUT,
         || async {
-            Ok(pipeline_ready(&client)
+            Ok(ready_of::<Pipeline>(&client, "app")
                 .await?
                 .is_some_and(|c| c.0 == "True"))
         },
@@ -428,7 +459,7 @@ async fn an_image_moves_dev_to_qa_by_itself_and_waits_for_a_person_before_prod()
     git(work.path(), &["push", "-q", "origin", "main"])?;
     push_image(&address, "1.2.0")?;
     wait_until("the Pipeline to stop on dev", TIMEOUT, || async {
-        Ok(pipeline_ready(&client)
+        Ok(ready_of::<Pipeline>(&client, "app")
             .await?
             .is_some_and(|c| c.0 == "False" && c.1 == "StageFailed" && c.2.contains("dev")))
     })
@@ -460,6 +491,18 @@ async fn an_image_moves_dev_to_qa_by_itself_and_waits_for_a_person_before_prod()
         deployed_image(&client, "promo-qa").await?.as_deref(),
         Some(new.as_str())
     );
+
+    for (alert, reason) in [
+        ("wrong-token", "TokenRejected"),
+        ("unreachable", "ProviderUnreachable"),
+    ] {
+        let said = ready_of::<Alert>(&client, alert).await?;
+        assert!(
+            said.as_ref()
+                .is_some_and(|c| c.0 == "False" && c.2.contains(reason)),
+            "Alert {alert} not Ready with {reason}: {said:?}"
+        );
+    }
 
     for runtime in controllers {
         runtime.shutdown.cancel();
