@@ -45,6 +45,20 @@ fn processes_mentioning(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The pull request `#N` of the demo's repository, as Gitea's API gives it.
+fn pull_request(gitea: &str, number: &str) -> Value {
+    let port: u16 = gitea
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    let number = number.trim_start_matches('#');
+    let path = format!("/api/v1/repos/sluice/podinfo/pulls/{number}");
+    let (status, body) = sluice_tests::ports::http_get(port, &path).expect("Gitea answers");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).expect("Gitea answers JSON")
+}
+
 fn row<'a>(summary: &'a Value, stage: &str) -> &'a Value {
     summary["rows"]
         .as_array()
@@ -105,7 +119,11 @@ async fn the_demo_runs_every_stage_and_down_stops_everything() {
         .iter()
         .filter_map(|row| row["stage"].as_str())
         .collect();
-    assert_eq!(stages, ["scan", "commit", "dev"], "{summary:#}");
+    assert_eq!(
+        stages,
+        ["scan", "commit", "dev", "qa PR", "qa", "prod PR"],
+        "{summary:#}"
+    );
     for stage in &stages {
         let row = row(&summary, stage);
         assert!(
@@ -122,19 +140,37 @@ async fn the_demo_runs_every_stage_and_down_stops_everything() {
     assert_eq!(row(&summary, "dev")["revision"], commit);
     let client = client(Path::new(summary["kubeconfig"].as_str().unwrap())).await;
     assert!(
-        applied_revision(&client, "podinfo-dev")
-            .await
-            .contains(commit)
-    );
-    assert!(
         image(&client, "podinfo-dev")
             .await
             .ends_with("/podinfo:6.5.1")
     );
     assert!(
+        image(&client, "podinfo-qa-primary")
+            .await
+            .ends_with("/podinfo:6.5.1")
+    );
+    let qa = row(&summary, "qa")["revision"].as_str().unwrap();
+    assert_ne!(qa, commit, "qa runs the merge of the promotion");
+    let applied = applied_revision(&client, "podinfo-qa").await;
+    assert!(applied.contains(qa), "qa applied {applied}, not {qa}");
+    assert!(
         image(&client, "podinfo-prod")
             .await
             .ends_with("/podinfo:6.5.0")
+    );
+    let gitea = summary["gitea_url"].as_str().unwrap();
+    let to_qa = pull_request(gitea, row(&summary, "qa PR")["revision"].as_str().unwrap());
+    assert_eq!(
+        (to_qa["merged"].as_bool(), to_qa["base"]["ref"].as_str()),
+        (Some(true), Some("main"))
+    );
+    let to_prod = pull_request(
+        gitea,
+        row(&summary, "prod PR")["revision"].as_str().unwrap(),
+    );
+    assert_eq!(
+        (to_prod["state"].as_str(), to_prod["merged"].as_bool()),
+        (Some("open"), Some(false))
     );
     for text in [
         "stage",

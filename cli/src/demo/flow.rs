@@ -1,13 +1,15 @@
 //! The promotion the demo shows, step by step, read from what the controllers write: the
 //! tenant's first sync, then a new tag of the sample app pushed to the registry, the scan
 //! (ImagePolicy), the commit (ImageUpdateAutomation), the dev apply and its commit status on
-//! Gitea. Each step ends with a summary [`Row`].
+//! Gitea; the promotion to qa and prod is in [`super::promotion`]. Each step ends with a
+//! summary [`Row`].
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::Value;
+use sluice_canary::api::Canary;
 use sluice_core::api::{GitRepository, Kustomization};
 use sluice_core::forge::{CommitState, Forge, ForgeKind};
 use sluice_image_automation::api::ImageUpdateAutomation;
@@ -26,13 +28,13 @@ pub const NEW_TAG: &str = "6.5.1";
 /// The stages, in promotion order.
 pub const STAGES: [&str; 3] = ["dev", "qa", "prod"];
 /// How long one step may take.
-const STEP_TIMEOUT: Duration = Duration::from_secs(120);
+pub(super) const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The demo's view of the promotion.
 pub struct Flow<'a> {
-    progress: &'a Progress,
-    servers: &'a Servers,
-    objects: Objects,
+    pub(super) progress: &'a Progress,
+    pub(super) servers: &'a Servers,
+    pub(super) objects: Objects,
     forge: Forge,
 }
 
@@ -86,6 +88,13 @@ impl<'a> Flow<'a> {
                             ready_message(&kustomization)
                         ));
                     }
+                }
+                let canary = self.objects.get::<Canary>("podinfo-qa").await?;
+                if canary["status"]["phase"] != "Initialized" {
+                    let phase = canary["status"]["phase"]
+                        .as_str()
+                        .unwrap_or("not reconciled");
+                    waiting.push(format!("Canary podinfo-qa (phase {phase})"));
                 }
                 if self.latest_tag().await?.as_deref() != Some(FIRST_TAG) {
                     waiting.push("ImagePolicy podinfo".into());
@@ -206,7 +215,7 @@ impl<'a> Flow<'a> {
     }
 
     /// Waits until the Kustomization `name` is Ready at `sha`, noting it.
-    async fn applied(&self, name: &str, sha: &str) -> anyhow::Result<()> {
+    pub(super) async fn applied(&self, name: &str, sha: &str) -> anyhow::Result<()> {
         until(
             self.progress,
             &format!("{name} to apply {}", short(sha)),
@@ -232,7 +241,7 @@ impl<'a> Flow<'a> {
     }
 
     /// The image of the Deployment `name`'s first container.
-    async fn image(&self, name: &str) -> anyhow::Result<String> {
+    pub(super) async fn image(&self, name: &str) -> anyhow::Result<String> {
         let deployment = self.objects.get::<Deployment>(name).await?;
         Ok(
             deployment["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -249,7 +258,7 @@ impl<'a> Flow<'a> {
             .map(str::to_owned))
     }
 
-    fn row(&self, stage: &str, revision: &str, outcome: &str, started: Instant) -> Row {
+    pub(super) fn row(&self, stage: &str, revision: &str, outcome: &str, started: Instant) -> Row {
         Row {
             stage: stage.into(),
             image: format!("{}:{NEW_TAG}", self.servers.image_name()),
@@ -261,7 +270,7 @@ impl<'a> Flow<'a> {
 }
 
 /// A Kustomization's `status.lastAppliedRevision`, or `""`.
-fn applied(kustomization: &Value) -> &str {
+pub(super) fn applied(kustomization: &Value) -> &str {
     kustomization["status"]["lastAppliedRevision"]
         .as_str()
         .unwrap_or_default()

@@ -8,6 +8,7 @@ mod down;
 mod flow;
 mod front;
 mod progress;
+mod promotion;
 mod servers;
 mod state;
 mod summary;

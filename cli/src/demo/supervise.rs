@@ -16,7 +16,7 @@ use super::flow::{FIRST_TAG, Flow, NEW_TAG};
 use super::progress::{Kind, Progress};
 use super::servers::Servers;
 use super::state::StateDir;
-use super::summary::Summary;
+use super::summary::{Row, Summary};
 use super::tenant;
 use super::watch::Objects;
 
@@ -78,41 +78,80 @@ async fn demo(
             Ok(((), flow.first_sync(&seed).await?))
         })
         .await?;
-    let mut rows = Vec::new();
-    let work = state.tmp();
-    rows.push(
-        progress
-            .step(
-                &format!("pushing podinfo:{NEW_TAG} and scanning for it"),
-                async {
-                    let row = flow.scan(&work).await?;
-                    Ok((row.clone(), format!("ImagePolicy podinfo picked {NEW_TAG}")))
-                },
-            )
-            .await?,
-    );
+    let rows = promote(progress, &flow, &state.tmp()).await?;
+    write_summary(state, servers, rows)
+}
+
+/// Pushes the new tag and follows it through every stage; returns the summary rows.
+async fn promote(progress: &Progress, flow: &Flow<'_>, work: &Path) -> anyhow::Result<Vec<Row>> {
+    let scan = format!("pushing podinfo:{NEW_TAG} and scanning for it");
+    let mut rows = vec![
+        row_step(progress, &scan, flow.scan(work), |row| {
+            format!("ImagePolicy podinfo picked {}", row.image)
+        })
+        .await?,
+    ];
     let sha = progress
         .step("waiting for image automation's commit", async {
             let (row, sha) = flow.commit().await?;
+            let says = format!("commit {} on main", row.revision);
             rows.push(row);
-            Ok((
-                sha.clone(),
-                format!("commit {} on main", super::flow::short(&sha)),
-            ))
+            Ok((sha, says))
         })
         .await?;
     rows.push(
-        progress
-            .step("waiting for dev to apply it and its commit status", async {
-                let row = flow.dev(&sha).await?;
-                Ok((
-                    row.clone(),
-                    format!("dev runs {} (commit status success)", row.image),
-                ))
-            })
-            .await?,
+        row_step(
+            progress,
+            "waiting for dev to apply it and its commit status",
+            flow.dev(&sha),
+            |row| format!("dev runs {} (commit status success)", row.image),
+        )
+        .await?,
     );
-    write_summary(state, servers, rows)
+    rows.push(
+        row_step(
+            progress,
+            "waiting for the Pipeline's pull request to qa and its merge",
+            flow.qa_pull_request(),
+            |row| format!("pull request {} merged", row.revision),
+        )
+        .await?,
+    );
+    rows.push(
+        row_step(
+            progress,
+            "waiting for qa to apply it and its canary to promote it",
+            flow.qa_canary(),
+            |row| format!("qa runs {} on its primary", row.image),
+        )
+        .await?,
+    );
+    rows.push(
+        row_step(
+            progress,
+            "waiting for the Pipeline's pull request to prod",
+            flow.prod_pull_request(),
+            |row| format!("pull request {} open for a person to merge", row.revision),
+        )
+        .await?,
+    );
+    Ok(rows)
+}
+
+/// A progress step whose outcome is a summary row; `says` words its `done` line.
+async fn row_step(
+    progress: &Progress,
+    name: &str,
+    step: impl Future<Output = anyhow::Result<Row>>,
+    says: impl Fn(&Row) -> String,
+) -> anyhow::Result<Row> {
+    progress
+        .step(name, async {
+            let row = step.await?;
+            let text = says(&row);
+            Ok((row, text))
+        })
+        .await
 }
 
 /// Installs `deploy/overlays/dev` and starts the four controllers as local processes.
