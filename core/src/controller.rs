@@ -89,6 +89,7 @@ async fn run_core(
         artifacts: ArtifactCache::default(),
         workdir: scratch.join("promotion"),
         no_cross_namespace_refs: flags.no_cross_namespace_refs,
+        notifier: Some(notifier.clone()),
     });
     runtime
         .run_process(

@@ -11,7 +11,9 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::{Api, Client, ResourceExt};
 
 use super::error::PipelineError;
-use super::observe::{kustomization_health, primary_runs, revision_sha, statuses_green};
+use super::observe::{
+    canary_event, kustomization_health, primary_runs, revision_sha, statuses_green,
+};
 use super::plan::{Health, StageFacts};
 use super::reconciler::PipelineState;
 use crate::api::git_repository::GitRepository;
@@ -20,6 +22,7 @@ use crate::api::pipeline::{ImageTarget, Pipeline, PullRequest, PullRequestState,
 use crate::api::provider::Provider;
 use crate::forge::{CommitStatus, Forge};
 use crate::notification::credentials::{forge_client, forge_kind};
+use crate::notification::{Event, InvolvedObject};
 use crate::runtime::Context;
 
 /// Everything a reconcile observed.
@@ -38,6 +41,8 @@ pub struct Observed {
     pub base_branch: String,
     /// The Provider's forge client.
     pub forge: Forge,
+    /// The result of each canary of a stage healthy at the revision, for Alerts.
+    pub canary_events: Vec<Event>,
 }
 
 /// Observes `pipeline`.
@@ -67,17 +72,22 @@ pub async fn observe(
     let images = stage_images(pipeline, context, &artifact).await?;
     let previous = pipeline.status.clone().unwrap_or_default().stages;
     let mut facts = Vec::new();
+    let mut canary_events = Vec::new();
     for (index, (stage, image)) in pipeline.spec.stages.iter().zip(images).enumerate() {
         let kustomization =
             get::<Kustomization>(client, &namespace, &stage.kustomization_ref.name).await?;
         let health =
             kustomization.map_or(Health::Progressing, |k| kustomization_health(&k, &revision));
-        let canary_phase = match (&stage.canary_ref, &image) {
+        let canary = match (&stage.canary_ref, &image) {
             (Some(canary), Some(image)) => {
-                canary_phase(client, &namespace, &canary.name, image).await?
+                Some(canary_phase(client, &namespace, &canary.name, image).await?)
             }
             _ => None,
         };
+        let canary_phase = canary.as_ref().map(|(_, phase)| phase.clone());
+        if let (Some((Some(object), phase)), Health::Healthy) = (canary, &health) {
+            canary_events.push(canary_event(object, &phase, &revision));
+        }
         let pull_request = match previous.get(index).and_then(|old| old.pull_request.clone()) {
             Some(known) => Some(refresh(&forge, known).await?),
             None => None,
@@ -101,6 +111,7 @@ pub async fn observe(
     }
     Ok(Observed {
         facts,
+        canary_events,
         base_branch: base_branch(&source, &revision),
         credentials: credentials(client, &source).await?,
         revision,
@@ -207,14 +218,15 @@ fn policy_of(stage: &Stage) -> Result<String, PipelineError> {
     }
 }
 
-/// The phase of Canary `name`, as the planner reads it: `Succeeded` only when its primary also
-/// runs `image` (a canary still showing the previous run's success reads as waiting).
+/// Canary `name` (`None` when it does not exist) and its phase as the planner reads it:
+/// `Succeeded` only when its primary also runs `image` (a canary still showing the previous
+/// run's success reads as waiting).
 async fn canary_phase(
     client: &Client,
     namespace: &str,
     name: &str,
     image: &str,
-) -> Result<Option<String>, PipelineError> {
+) -> Result<(Option<InvolvedObject>, String), PipelineError> {
     let gvk = GroupVersionKind::gvk("canary.sluice.dev", "v1", "Canary");
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk(&gvk));
@@ -223,14 +235,21 @@ async fn canary_phase(
         .await
         .map_err(kube_error(format!("Canary {namespace}/{name}")))?
     else {
-        return Ok(Some("not found".into()));
+        return Ok((None, "not found".into()));
+    };
+    let object = InvolvedObject {
+        kind: "Canary".into(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        api_version: "canary.sluice.dev/v1".into(),
+        labels: canary.labels().clone(),
     };
     let phase = canary.data["status"]["phase"]
         .as_str()
         .unwrap_or("Pending")
         .to_owned();
     if phase != "Succeeded" {
-        return Ok(Some(phase));
+        return Ok((Some(object), phase));
     }
     let target = canary.data["spec"]["targetRef"]["name"]
         .as_str()
@@ -241,11 +260,12 @@ async fn canary_phase(
         .and_then(|deployment| deployment.spec.template.spec)
         .map(|pod| pod.containers.into_iter().filter_map(|c| c.image).collect())
         .unwrap_or_default();
-    Ok(Some(if primary_runs(image, &images) {
+    let phase = if primary_runs(image, &images) {
         phase
     } else {
         format!("Succeeded on a previous revision; {primary_name} does not run {image} yet")
-    }))
+    };
+    Ok((Some(object), phase))
 }
 
 /// The pull request's current state on the forge.

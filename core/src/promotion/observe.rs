@@ -2,8 +2,12 @@
 //! revision, whether a canary promoted the stage's image, and whether the commit statuses a stage
 //! requires are green.
 
+use std::collections::BTreeMap;
+
 use crate::api::kustomization::Kustomization;
 use crate::forge::{CommitState, CommitStatus};
+use crate::notification::event::{COMMIT_STATUS, REVISION};
+use crate::notification::{Event, InvolvedObject, Severity};
 use crate::runtime::conditions::READY;
 
 use super::plan::Health;
@@ -79,6 +83,31 @@ pub fn primary_runs(image: &str, primary_images: &[String]) -> bool {
     primary_images
         .iter()
         .any(|running| running == image || tag_of(running) == tag_of(image))
+}
+
+/// The event that reports a stage's canary result on the commit of `revision`, for Alerts that
+/// select Canaries: `Succeeded` is a success, `Failed` a failure, anything else (the analysis
+/// of this revision still under way) pending. Through a Git-host Provider it becomes the
+/// commit status `canary/<name>/<provider id>`, beside the Kustomization's.
+pub fn canary_event(canary: InvolvedObject, phase: &str, revision: &str) -> Event {
+    let (severity, reason) = match phase {
+        "Succeeded" => (Severity::Info, "Succeeded"),
+        "Failed" => (Severity::Error, "Failed"),
+        _ => (Severity::Info, "Progressing"),
+    };
+    let mut metadata = BTreeMap::from([(REVISION.to_owned(), revision.to_owned())]);
+    if reason == "Progressing" {
+        metadata.insert(COMMIT_STATUS.to_owned(), "pending".to_owned());
+    }
+    Event {
+        involved_object: canary,
+        severity,
+        timestamp: k8s_openapi::jiff::Timestamp::now().to_string(),
+        message: format!("canary analysis: {phase}"),
+        reason: reason.to_owned(),
+        metadata,
+        reporting_controller: "sluice-core".to_owned(),
+    }
 }
 
 /// Whether two stage images are the same: equal, or equal tags when either is a bare tag (a
@@ -157,6 +186,27 @@ mod tests {
             kustomization_health(&Kustomization::new("x", KustomizationSpec::default()), "r"),
             Health::Progressing
         );
+    }
+
+    #[test]
+    fn a_canary_result_becomes_its_own_commit_status() {
+        let canary = InvolvedObject {
+            kind: "Canary".into(),
+            namespace: "apps".into(),
+            name: "podinfo".into(),
+            ..InvolvedObject::default()
+        };
+        let uid = "1a2b3c4d-0000";
+        let status = |phase: &str| {
+            let event = canary_event(canary.clone(), phase, "main@sha1:0123456789abcdef");
+            crate::notification::commit_status::commit_status(&event, uid).expect("a commit")
+        };
+        let (sha, succeeded) = status("Succeeded");
+        assert_eq!(sha, "0123456789abcdef");
+        assert_eq!(succeeded.context, "canary/podinfo/1a2b3c4d");
+        assert_eq!(succeeded.state, CommitState::Success);
+        assert_eq!(status("Failed").1.state, CommitState::Failure);
+        assert_eq!(status("Progressing").1.state, CommitState::Pending);
     }
 
     #[test]

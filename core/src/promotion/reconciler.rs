@@ -19,6 +19,7 @@ use crate::api::duration::parse_go_duration;
 use crate::api::git_repository::GitRepository;
 use crate::api::pipeline::{Pipeline, PipelineStatus, PullRequest, PullRequestState, StageStatus};
 use crate::kustomization::artifact::ArtifactCache;
+use crate::notification::Notifier;
 use crate::runtime::{Context, REQUESTED_AT_ANNOTATION, Reconcilable, Reconciled};
 
 /// A Pipeline's interval when `spec.interval` is absent.
@@ -37,6 +38,8 @@ pub struct PipelineState {
     pub workdir: PathBuf,
     /// `--no-cross-namespace-refs`: the sourceRef must be in the Pipeline's namespace.
     pub no_cross_namespace_refs: bool,
+    /// Where the canary results of stages go, for Alerts selecting Canaries.
+    pub notifier: Option<Notifier>,
 }
 
 impl Reconcilable for Pipeline {
@@ -62,6 +65,11 @@ pub async fn reconcile(
         Ok(observed) => observed,
         Err(error) => return Reconciled::failed(error),
     };
+    if let Some(notifier) = &context.state.notifier {
+        for event in &observed.canary_events {
+            notifier.publish(event.clone());
+        }
+    }
     let mut decided = plan(&pipeline.spec.stages, &observed.facts);
     let acted = act(&pipeline, &context, &observed, &mut decided).await;
     let previous = pipeline.status.clone().unwrap_or_default().stages;
