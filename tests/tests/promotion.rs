@@ -4,7 +4,8 @@
 //! dev is applied and its commit gets `pending` then `success`; the Pipeline opens a pull request
 //! to qa and merges it by itself; qa is applied; a pull request to prod opens and waits for a
 //! person. Then a change that breaks dev's health stops the promotion: a `failure` status on the
-//! commit, the Pipeline not Ready, and no pull request to qa. All along, two Alerts whose
+//! commit, the Pipeline not Ready, and no pull request to qa; and a change that breaks qa after
+//! its promotion is reported on the pull request that brought it. All along, two Alerts whose
 //! Providers are broken (a rejected token, an unreachable host) say why they are not Ready, and
 //! hinder none of it.
 
@@ -490,6 +491,54 @@ async fn an_image_moves_dev_to_qa_by_itself_and_waits_for_a_person_before_prod()
     assert_eq!(
         deployed_image(&client, "promo-qa").await?.as_deref(),
         Some(new.as_str())
+    );
+
+    // Dev fixed, qa broken in one commit: dev's image goes to qa by a merged pull request, qa
+    // fails with it, and the Pipeline says so on that pull request; prod's stays as it was.
+    let work = tempfile::tempdir()?;
+    clone(&gitea, work.path())?;
+    let dev_overlay = work.path().join("dev/kustomization.yaml");
+    let dev_text = std::fs::read_to_string(&dev_overlay)?;
+    let (fixed, patch) = dev_text.split_once("patches:").expect("the patch is there");
+    std::fs::write(&dev_overlay, fixed)?;
+    let qa_overlay = work.path().join("qa/kustomization.yaml");
+    let qa_text = std::fs::read_to_string(&qa_overlay)?;
+    std::fs::write(&qa_overlay, format!("{qa_text}patches:{patch}"))?;
+    git(
+        work.path(),
+        &["commit", "-q", "-am", "dev fixed, qa scheduled nowhere"],
+    )?;
+    git(work.path(), &["push", "-q", "origin", "main"])?;
+    wait_until("the Pipeline to stop on qa", TIMEOUT, || async {
+        Ok(ready_of::<Pipeline>(&client, "app")
+            .await?
+            .is_some_and(|c| c.0 == "False" && c.1 == "StageFailed" && c.2.contains("qa")))
+    })
+    .await?;
+    let merged = pulls_from(&gitea, "sluice/promote/app/qa")
+        .await?
+        .into_iter()
+        .find(|pull| pull["title"] == "Promote qa to 1.2.0" && pull["merged"] == true)
+        .expect("a merged pull request moved qa to 1.2.0");
+    let number = merged["number"].as_u64().unwrap_or_default();
+    wait_until(
+        "a failure comment on the pull request into qa",
+        TIMEOUT,
+        || async {
+            let comments = gitea_get(&gitea, &format!("issues/{number}/comments")).await?;
+            Ok(comments.as_array().into_iter().flatten().any(|comment| {
+                comment["body"]
+                    .as_str()
+                    .is_some_and(|body| body.contains("stage **qa** failed"))
+            }))
+        },
+    )
+    .await?;
+    let prod_pulls = pulls_from(&gitea, "sluice/promote/app/prod").await?;
+    assert_eq!(prod_pulls.len(), 1);
+    assert_eq!(
+        prod_pulls[0]["title"], "Promote prod to 1.1.0",
+        "prod waits as it was"
     );
 
     for (alert, reason) in [
