@@ -90,53 +90,29 @@ fn spawn_supervisor(state: &StateDir) -> anyhow::Result<Child> {
 /// Prints each progress line as the supervisor writes it, with a ticking elapsed time on a
 /// terminal while a step runs, until a `ready` or `failed` line.
 fn follow(state: &StateDir, mut supervisor: Child) -> anyhow::Result<()> {
-    let path = state.progress_log();
-    let started = Instant::now();
-    while !path.exists() {
-        ensure!(
-            supervisor.try_wait()?.is_none(),
+    let exited = || {
+        format!(
             "the supervisor exited: see {}",
             state.supervisor_log().display()
-        );
+        )
+    };
+    while !state.progress_log().exists() {
+        ensure!(supervisor.try_wait()?.is_none(), exited());
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut reader = BufReader::new(File::open(&path)?);
-    let tty = std::io::stdout().is_terminal();
-    let mut step_started = Instant::now();
-    let mut pending = String::new();
+    let mut log = LogFollower::open(&state.progress_log())?;
+    let mut ticker = Ticker::new();
     loop {
-        let mut chunk = String::new();
-        if reader.read_line(&mut chunk)? == 0 {
-            if supervisor.try_wait()?.is_some() {
-                bail!(
-                    "the supervisor exited: see {}",
-                    state.supervisor_log().display()
-                );
-            }
-            if tty {
-                print!(
-                    "\r[{:>6.1}s]   … {:.0} s",
-                    started.elapsed().as_secs_f64(),
-                    step_started.elapsed().as_secs_f64()
-                );
-                std::io::stdout().flush()?;
-            }
+        let Some(line) = log.next_line()? else {
+            ensure!(supervisor.try_wait()?.is_none(), exited());
+            ticker.tick()?;
             std::thread::sleep(Duration::from_millis(200));
             continue;
-        }
-        pending.push_str(&chunk);
-        if !pending.ends_with('\n') {
-            continue;
-        }
-        let line: Line =
-            serde_json::from_str(pending.trim()).context("reading the progress log")?;
-        pending.clear();
-        if tty {
-            print!("\r\x1b[2K");
-        }
+        };
+        ticker.clear();
         println!("{}", render(&line));
         match line.kind {
-            Kind::Start => step_started = Instant::now(),
+            Kind::Start => ticker.step_started = Instant::now(),
             Kind::Ready => return Ok(()),
             Kind::Failed => bail!(
                 "the demo failed; what runs is left for inspection (logs under {}); `sluice demo down` stops it",
@@ -144,5 +120,91 @@ fn follow(state: &StateDir, mut supervisor: Child) -> anyhow::Result<()> {
             ),
             Kind::Note | Kind::Done => {}
         }
+    }
+}
+
+/// Reads the lines a writer appends to a file, one whole line at a time.
+struct LogFollower {
+    reader: BufReader<File>,
+    pending: String,
+}
+
+impl LogFollower {
+    fn open(path: &std::path::Path) -> anyhow::Result<Self> {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        Ok(Self {
+            reader: BufReader::new(file),
+            pending: String::new(),
+        })
+    }
+
+    /// The next complete line, or `None` when the writer has not finished one yet.
+    fn next_line(&mut self) -> anyhow::Result<Option<Line>> {
+        self.reader.read_line(&mut self.pending)?;
+        if !self.pending.ends_with('\n') {
+            return Ok(None);
+        }
+        let line = serde_json::from_str(self.pending.trim()).context("reading the progress log")?;
+        self.pending.clear();
+        Ok(Some(line))
+    }
+}
+
+/// The elapsed times shown on a terminal while a step runs (nothing when not a terminal).
+struct Ticker {
+    started: Instant,
+    step_started: Instant,
+    terminal: bool,
+}
+
+impl Ticker {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            step_started: Instant::now(),
+            terminal: std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn tick(&self) -> anyhow::Result<()> {
+        if self.terminal {
+            let (total, step) = (self.started.elapsed(), self.step_started.elapsed());
+            print!(
+                "\r[{:>6.1}s]   … {:.0} s",
+                total.as_secs_f64(),
+                step.as_secs_f64()
+            );
+            std::io::stdout().flush()?;
+        }
+        Ok(())
+    }
+
+    fn clear(&self) {
+        if self.terminal {
+            print!("\r\x1b[2K");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_follower_gives_whole_lines_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("progress.log");
+        let mut file = File::create(&path).unwrap();
+        let mut log = LogFollower::open(&path).unwrap();
+        assert_eq!(log.next_line().unwrap(), None);
+        write!(file, r#"{{"at":1.5,"kind":"start","#).unwrap();
+        assert_eq!(log.next_line().unwrap(), None);
+        writeln!(file, r#""text":"starting Gitea"}}"#).unwrap();
+        let line = log.next_line().unwrap().unwrap();
+        assert_eq!(
+            (line.kind, line.text.as_str()),
+            (Kind::Start, "starting Gitea")
+        );
+        assert_eq!(log.next_line().unwrap(), None);
     }
 }

@@ -77,13 +77,33 @@ impl StateDir {
         is_alive(pid).then_some(pid)
     }
 
-    /// Empties the folder (when a previous demo left files) and creates it.
+    /// The working copy the tenant repository was pushed from.
+    pub fn tenant_repository(&self) -> PathBuf {
+        self.root.join("tenant-repository")
+    }
+
+    /// Removes what a previous demo left in the folder (only the names above: a folder given by
+    /// mistake loses nothing else) and creates it.
     ///
     /// Errors: a file could not be removed or the folder created.
     pub fn reset(&self) -> anyhow::Result<()> {
-        if self.root.exists() {
-            std::fs::remove_dir_all(&self.root)
-                .with_context(|| format!("removing {}", self.root.display()))?;
+        for path in [
+            self.pid_file(),
+            self.progress_log(),
+            self.supervisor_log(),
+            self.summary(),
+            self.kubeconfig(),
+        ] {
+            if path.exists() {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("removing {}", path.display()))?;
+            }
+        }
+        for dir in [self.tmp(), self.controllers(), self.tenant_repository()] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
         }
         std::fs::create_dir_all(self.tmp())
             .with_context(|| format!("creating {}", self.root.display()))
@@ -115,5 +135,21 @@ mod tests {
         assert_eq!(state.running_pid(), None);
         std::fs::write(state.pid_file(), std::process::id().to_string()).unwrap();
         assert_eq!(state.running_pid(), Some(std::process::id() as i32));
+    }
+
+    #[test]
+    fn reset_removes_the_demo_files_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path().to_owned());
+        std::fs::create_dir_all(state.controllers()).unwrap();
+        std::fs::write(state.summary(), "{}").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+        state.reset().unwrap();
+        assert!(!state.summary().exists() && !state.controllers().exists());
+        assert!(state.tmp().is_dir());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+            "mine"
+        );
     }
 }

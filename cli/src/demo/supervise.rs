@@ -249,7 +249,7 @@ async fn start_tenant(
         &servers.registry.address,
         &servers.prometheus.url,
     );
-    let work = state.root().join("tenant-repository");
+    let work = state.tenant_repository();
     let seed = progress
         .step(&format!("pushing {} to Gitea", tenant::EXAMPLE), async {
             servers.push_image(&state.tmp(), FIRST_TAG)?;
