@@ -1,9 +1,10 @@
 //! One automation run on Git, blocking: fetch the checkout (and the separate push branch) into
-//! the work cache, move the work tree there, apply the setters, and when something changed,
-//! write one commit with the templated message and push it. When the push is rejected because
-//! the remote moved, everything is fetched and re-applied, up to [`MAX_ATTEMPTS`] times. Nothing
-//! is pushed when a marked file cannot be read or parsed, or the message cannot be rendered, so
-//! the tenant's repository never receives a partial commit.
+//! the work cache (a bare repository), apply the setters to the checkout's tree read from the
+//! object database (no work tree is written), and when something changed, write one commit with
+//! the templated message and push it. When the push is rejected because the remote moved,
+//! everything is fetched and re-applied, up to [`MAX_ATTEMPTS`] times. Nothing is pushed when a
+//! marked file cannot be read or parsed, or the message cannot be rendered, so the tenant's
+//! repository never receives a partial commit.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -17,11 +18,11 @@ use super::fetch::{FetchError, Want, fetch, list_tags, open_repository};
 use super::push::{PushError, PushOutcome, PushRequest, RefUpdate, push};
 use super::push_target::PushTarget;
 use super::signing::Signer;
-use super::worktree::{WorktreeError, check_out_tree};
+use super::tree_update::{TreeReadError, update_git_tree};
 use crate::commit_message::{CommitMessageError, TemplateData, render_commit_message};
 use crate::setters::policy::Policies;
 use crate::setters::result::UpdateResult;
-use crate::setters::tree::{TreeError, TreeUpdate, update_tree};
+use crate::setters::tree::TreeUpdate;
 
 /// How many times a run fetches, re-applies and pushes while the remote keeps moving.
 pub const MAX_ATTEMPTS: usize = 3;
@@ -53,15 +54,12 @@ pub enum RunError {
     /// The remote has no such reference.
     #[error("the remote has no {0}")]
     CheckoutNotFound(String),
-    /// The work tree could not be updated.
-    #[error(transparent)]
-    Worktree(#[from] WorktreeError),
     /// `update.path` leaves the repository.
     #[error("update path '{0}' is not a relative path inside the repository")]
     InvalidUpdatePath(String),
-    /// The update folder could not be read.
+    /// The update folder could not be read from the checkout's tree.
     #[error(transparent)]
-    Update(#[from] TreeError),
+    Update(#[from] TreeReadError),
     /// Files holding markers could not be read or parsed; nothing was committed.
     #[error("cannot update {}", describe_problems(.0))]
     UnreadableFiles(Vec<(String, String)>),
@@ -185,7 +183,7 @@ fn prepare_work_dir(dir: &Path, url: &str) -> Result<(), RunError> {
         path: dir.to_owned(),
         source,
     };
-    let record = dir.join(".git").join(URL_RECORD);
+    let record = dir.join(URL_RECORD);
     let cached = std::fs::read_to_string(&record).ok();
     if cached.as_deref() != Some(url) {
         if dir.exists() {
@@ -228,9 +226,8 @@ fn attempt_once(
     let fetched = fetch(repo, &request.url, &wants)?;
     record_url(repo, &request.url)?;
     let base = fetched[0].ok_or(RunError::CheckoutNotFound(source))?;
-    let dir = check_out_tree(repo, tree_of(repo, base)?)?;
-    let update_root = dir.join(relative_update_path(request.update_path.as_deref())?);
-    let update = update_tree(&update_root, &request.policies)?;
+    let update_path = relative_update_path(request.update_path.as_deref())?;
+    let update = update_git_tree(repo, tree_of(repo, base)?, &update_path, &request.policies)?;
     if !update.problems.is_empty() {
         return Err(RunError::UnreadableFiles(
             update

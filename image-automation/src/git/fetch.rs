@@ -49,7 +49,7 @@ pub struct Want {
     pub target: String,
 }
 
-/// Opens the cache repository in `dir`, creating it (with a work tree) when `dir/.git` is absent.
+/// Opens the bare cache repository `dir`, creating it when `dir/HEAD` is absent.
 /// `config` entries (`key=value`, e.g. credentials) apply to this handle only; the system and
 /// user Git configuration is not read.
 ///
@@ -66,12 +66,12 @@ pub fn open_repository(dir: &Path, config: &[String]) -> Result<gix::Repository,
         "user.email=sluice@localhost",
     ]);
     let options = gix::open::Options::isolated().config_overrides(overrides);
-    let opened = if dir.join(".git").is_dir() {
+    let opened = if dir.join("HEAD").is_file() {
         gix::open_opts(dir, options)
     } else {
         gix::ThreadSafeRepository::init_opts(
             dir,
-            gix::create::Kind::WithWorktree,
+            gix::create::Kind::Bare,
             gix::create::Options::default(),
             options,
         )

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use walkdir::{DirEntry, WalkDir};
+use walkdir::WalkDir;
 
 use super::marker::MARKER_TOKEN;
 use super::policy::Policies;
@@ -57,28 +57,54 @@ impl TreeUpdate {
     pub fn changed_files(&self) -> impl Iterator<Item = (&PathBuf, &FileRewrite)> {
         self.files.iter().filter(|(_, rewrite)| rewrite.changed())
     }
+
+    /// Applies the setters to one candidate file, `relative` to the update root, holding `bytes`
+    /// (from a directory or a Git blob): a file without the `"$imagepolicy"` token or without a
+    /// marker is not recorded; a rewritten file goes to `files`; a file that is not UTF-8 or not
+    /// YAML goes to `problems`, unless it is a [`Candidate::MaybeYaml`] that does not parse.
+    pub fn apply_to_file(
+        &mut self,
+        relative: PathBuf,
+        kind: Candidate,
+        bytes: &[u8],
+        policies: &Policies,
+    ) {
+        match rewrite_file(bytes, policies) {
+            Ok(Some(rewrite)) => _ = self.files.insert(relative, rewrite),
+            Ok(None) => {}
+            Err(FileProblem::Rewrite(RewriteError::Document(_)))
+                if kind == Candidate::MaybeYaml => {}
+            Err(problem) => _ = self.problems.insert(relative, problem),
+        }
+    }
 }
 
 /// Computes the setters' edits for every candidate file under `root`, writing nothing.
 ///
-/// Candidates are, outside hidden directories and files (`.git`, ...), the files named `*.yaml`,
-/// `*.yml` or without extension (Flux reads only `Kustomization` among those; Sluice reads any
-/// that parses as YAML) that contain the `"$imagepolicy"` token; symbolic links are not followed.
-/// A `.yaml`/`.yml`/`Kustomization` file that cannot be read or rewritten is recorded in
-/// `problems`; another extensionless file that does not parse is taken as not YAML and skipped.
-/// Errors with `TreeError::Walk` when `root` cannot be listed.
+/// Candidates are, outside hidden directories and files (`.git`, ...), the regular files whose
+/// name [`Candidate::of_file_name`] accepts and that contain the `"$imagepolicy"` token;
+/// symbolic links are not followed. See [`TreeUpdate::apply_to_file`] for what is recorded; a
+/// candidate that cannot be read is a problem. Errors with `TreeError::Walk` when `root` cannot
+/// be listed.
 pub fn update_tree(root: &Path, policies: &Policies) -> Result<TreeUpdate, TreeError> {
     let mut update = TreeUpdate::default();
     let entries = WalkDir::new(root)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|entry| !is_hidden(entry));
+        .filter_entry(|entry| {
+            entry.depth() == 0 || !is_hidden(&entry.file_name().to_string_lossy())
+        });
     for entry in entries {
         let entry = entry.map_err(|source| TreeError::Walk {
             path: root.to_owned(),
             source,
         })?;
-        let Some(kind) = candidate_kind(&entry) else {
+        let kind = entry
+            .file_type()
+            .is_file()
+            .then(|| Candidate::of_file_name(&entry.file_name().to_string_lossy()))
+            .flatten();
+        let Some(kind) = kind else {
             continue;
         };
         let relative = entry
@@ -86,12 +112,9 @@ pub fn update_tree(root: &Path, policies: &Policies) -> Result<TreeUpdate, TreeE
             .strip_prefix(root)
             .unwrap_or(entry.path())
             .to_owned();
-        match rewrite_file(entry.path(), policies) {
-            Ok(Some(rewrite)) => _ = update.files.insert(relative, rewrite),
-            Ok(None) => {}
-            Err(FileProblem::Rewrite(RewriteError::Document(_)))
-                if kind == Candidate::MaybeYaml => {}
-            Err(problem) => _ = update.problems.insert(relative, problem),
+        match fs::read(entry.path()) {
+            Ok(bytes) => update.apply_to_file(relative, kind, &bytes, policies),
+            Err(error) => _ = update.problems.insert(relative, FileProblem::Read(error)),
         }
     }
     Ok(update)
@@ -111,53 +134,53 @@ pub fn write_tree_update(root: &Path, update: &TreeUpdate) -> Result<Vec<PathBuf
         .collect()
 }
 
-/// How sure we are that a file is YAML.
+/// How sure we are that a file is YAML, from its name, as Flux's screening reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Candidate {
+pub enum Candidate {
     /// `*.yaml`, `*.yml`, `Kustomization`.
     Yaml,
-    /// Any other file without extension.
+    /// Any other file without extension (Flux reads only `Kustomization` among those; Sluice
+    /// reads any that parses as YAML).
     MaybeYaml,
 }
 
-fn candidate_kind(entry: &DirEntry) -> Option<Candidate> {
-    if !entry.file_type().is_file() {
-        return None;
-    }
-    let path = entry.path();
-    match path.extension().and_then(|extension| extension.to_str()) {
-        Some("yaml" | "yml") => Some(Candidate::Yaml),
-        Some(_) => None,
-        None if entry.file_name() == "Kustomization" => Some(Candidate::Yaml),
-        None => Some(Candidate::MaybeYaml),
+impl Candidate {
+    /// The kind of a regular file named `name`, or `None` when the setters skip it (another
+    /// extension).
+    pub fn of_file_name(name: &str) -> Option<Self> {
+        match Path::new(name)
+            .extension()
+            .and_then(|extension| extension.to_str())
+        {
+            Some("yaml" | "yml") => Some(Self::Yaml),
+            Some(_) => None,
+            None if name == "Kustomization" => Some(Self::Yaml),
+            None => Some(Self::MaybeYaml),
+        }
     }
 }
 
-fn is_hidden(entry: &DirEntry) -> bool {
-    entry.depth() > 0
-        && entry
-            .file_name()
-            .to_str()
-            .is_some_and(|name| name.starts_with('.'))
+/// Whether a file or folder named `name` is hidden (`.git`, ...): the setters skip it and all
+/// it holds.
+pub fn is_hidden(name: &str) -> bool {
+    name.starts_with('.')
+}
+
+/// Whether `bytes` contain the `"$imagepolicy"` token, the screen before any parsing.
+pub fn holds_marker_token(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, MARKER_TOKEN.as_bytes()).is_some()
 }
 
 /// The rewrite of one file, or `None` when it does not contain the marker token or no marker.
-fn rewrite_file(path: &Path, policies: &Policies) -> Result<Option<FileRewrite>, FileProblem> {
-    let bytes = fs::read(path).map_err(FileProblem::Read)?;
-    if !contains(&bytes, MARKER_TOKEN.as_bytes()) {
+fn rewrite_file(bytes: &[u8], policies: &Policies) -> Result<Option<FileRewrite>, FileProblem> {
+    if !holds_marker_token(bytes) {
         return Ok(None);
     }
-    let text = String::from_utf8(bytes).map_err(|error| {
+    let text = std::str::from_utf8(bytes).map_err(|error| {
         FileProblem::Read(std::io::Error::new(std::io::ErrorKind::InvalidData, error))
     })?;
-    let rewrite = apply_setters(&text, policies)?;
+    let rewrite = apply_setters(text, policies)?;
     Ok((!rewrite.markers.is_empty()).then_some(rewrite))
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
 }
 
 #[cfg(test)]
