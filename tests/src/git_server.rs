@@ -1,6 +1,7 @@
 //! Real Git servers on 127.0.0.1 over one folder of bare repositories: `git daemon` (git://,
-//! push enabled) and smart HTTP (nginx + fcgiwrap + `git-http-backend`, basic auth), as
-//! Sluice's sources and image automations reach tenant repositories.
+//! push enabled) and smart HTTP (nginx + fcgiwrap + `git-http-backend`, basic auth under
+//! `/git/`, `Authorization: Bearer` under `/bearer/`), as Sluice's sources and image automations
+//! reach tenant repositories.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,12 +19,14 @@ pub struct GitServers {
     http_port: u16,
     user: String,
     password: String,
+    token: String,
     _processes: Vec<ManagedProcess>,
     dir: tempfile::TempDir,
 }
 
 impl GitServers {
-    /// Starts `git daemon` and nginx with `git-http-backend` (basic auth for `user`/`password`).
+    /// Starts `git daemon` and nginx with `git-http-backend` (basic auth for `user`/`password`,
+    /// and a random bearer token, [`GitServers::bearer_token`]).
     ///
     /// Errors: git, nginx, fcgiwrap or htpasswd is not installed, or a server did not start.
     pub fn start(user: &str, password: &str) -> Result<GitServers, HarnessError> {
@@ -37,7 +40,9 @@ impl GitServers {
         let repos = dir.path().join("repos");
         std::fs::create_dir_all(&repos).map_err(io("creating the repositories folder"))?;
         let (git_port, daemon) = start_daemon(&repos, dir.path())?;
-        let (http_port, mut web) = start_http(&repos, dir.path(), user, password)?;
+        let token = bearer_token(dir.path());
+        let credentials = [user, password, token.as_str()];
+        let (http_port, mut web) = start_http(&repos, dir.path(), credentials)?;
         let mut processes = vec![daemon];
         processes.append(&mut web);
         Ok(GitServers {
@@ -45,6 +50,7 @@ impl GitServers {
             http_port,
             user: user.to_owned(),
             password: password.to_owned(),
+            token,
             _processes: processes,
             dir,
         })
@@ -91,6 +97,17 @@ impl GitServers {
             "http://{}:{}@127.0.0.1:{}/git/{name}",
             self.user, self.password, self.http_port
         )
+    }
+
+    /// `http://127.0.0.1:<port>/bearer/<name>`: the repository behind
+    /// `Authorization: Bearer <`[`GitServers::bearer_token`]`>` (401 otherwise).
+    pub fn bearer_url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/bearer/{name}", self.http_port)
+    }
+
+    /// The token [`GitServers::bearer_url`] accepts (random per server).
+    pub fn bearer_token(&self) -> &str {
+        &self.token
     }
 
     /// `file://<repos>/<name>`.
@@ -143,11 +160,18 @@ fn start_daemon(repos: &Path, dir: &Path) -> Result<(u16, ManagedProcess), Harne
     Ok((port, process))
 }
 
+/// A token from the random name of the servers' folder.
+fn bearer_token(dir: &Path) -> String {
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    format!("token-{}", name.trim_start_matches("sluice-git-"))
+}
+
+/// Starts fcgiwrap and nginx; `credentials` are the basic-auth user and password and the
+/// bearer token.
 fn start_http(
     repos: &Path,
     dir: &Path,
-    user: &str,
-    password: &str,
+    [user, password, token]: [&str; 3],
 ) -> Result<(u16, Vec<ManagedProcess>), HarnessError> {
     let nginx = system_program("nginx", "nginx-light")?;
     let fcgiwrap = system_program("fcgiwrap", "fcgiwrap")?;
@@ -177,7 +201,7 @@ fn start_http(
         || socket.exists(),
     )?;
     let port = free_port()?;
-    let config = nginx_config(&web, repos, &socket, port)?;
+    let config = nginx_config(&web, repos, &socket, port, token)?;
     let config_path = web.join("nginx.conf");
     std::fs::write(&config_path, config).map_err(io("writing nginx.conf"))?;
     let mut command = Command::new(nginx);
@@ -200,6 +224,7 @@ fn nginx_config(
     repos: &Path,
     socket: &Path,
     port: u16,
+    token: &str,
 ) -> Result<String, HarnessError> {
     let exec_path = Command::new(system_program("git", "git")?)
         .arg("--exec-path")
@@ -216,6 +241,19 @@ fn nginx_config(
         ""
     };
     let web = web.display();
+    let git_http_backend = format!(
+        r#"client_max_body_size 0;
+      fastcgi_buffering off;
+      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_FILENAME {backend};
+      fastcgi_param GIT_HTTP_EXPORT_ALL "";
+      fastcgi_param GIT_PROJECT_ROOT {repos};
+      fastcgi_param PATH_INFO $1;
+      fastcgi_param REMOTE_USER $remote_user;
+      fastcgi_pass unix:{socket};"#,
+        repos = repos.display(),
+        socket = socket.display(),
+    );
     Ok(format!(
         r#"{user}
 worker_processes 1;
@@ -235,20 +273,17 @@ http {{
     location ~ ^/git(/.*) {{
       auth_basic "git";
       auth_basic_user_file {web}/htpasswd;
-      client_max_body_size 0;
-      fastcgi_buffering off;
-      include /etc/nginx/fastcgi_params;
-      fastcgi_param SCRIPT_FILENAME {backend};
-      fastcgi_param GIT_HTTP_EXPORT_ALL "";
-      fastcgi_param GIT_PROJECT_ROOT {repos};
-      fastcgi_param PATH_INFO $1;
-      fastcgi_param REMOTE_USER $remote_user;
-      fastcgi_pass unix:{socket};
+      {git_http_backend}
+    }}
+    location ~ ^/bearer(/.*) {{
+      if ($http_authorization != "Bearer {token}") {{
+        add_header WWW-Authenticate 'Bearer realm="git"' always;
+        return 401;
+      }}
+      {git_http_backend}
     }}
   }}
 }}
-"#,
-        repos = repos.display(),
-        socket = socket.display(),
+"#
     ))
 }

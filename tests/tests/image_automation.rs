@@ -1,6 +1,7 @@
 //! The image-automation suite: the Git side against real servers on 127.0.0.1 (file://,
-//! `git daemon`, nginx + `git-http-backend` with basic auth, OpenSSH), and the controller on the
-//! real local control plane, each test with its own namespace, repository and work cache.
+//! `git daemon`, nginx + `git-http-backend` with basic or bearer auth, OpenSSH), and the
+//! controller on the real local control plane, each test with its own namespace, repository and
+//! work cache.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use serde_json::json;
 use sluice_core::api::git_repository::GitRepository;
 use sluice_core::runtime::{Runtime, RuntimeOptions};
 use sluice_image_automation::api::ImageUpdateAutomation;
+use sluice_image_automation::api::image_update_automation::{GitRepositoryRef, PushSpec};
 use sluice_image_automation::controller::run_automations;
 use sluice_image_automation::git::auth::GitAuth;
 use sluice_image_automation::git::automation_run::{
@@ -21,7 +23,7 @@ use sluice_image_automation::git::automation_run::{
 };
 use sluice_image_automation::git::checkout_ref::CheckoutRef;
 use sluice_image_automation::git::commit::Author;
-use sluice_image_automation::git::push_target::PushTarget;
+use sluice_image_automation::git::push_target::{PushTarget, push_target};
 use sluice_image_automation::git::signing::Signer;
 use sluice_image_automation::reconcile::AutomationState;
 use sluice_image_automation::setters::policy::{Policies, PolicyKey};
@@ -438,6 +440,146 @@ fn bad_input_never_reaches_the_repository() -> anyhow::Result<()> {
     )?);
     assert!(matches!(result, Err(RunError::Fetch(_))), "{result:?}");
     assert_eq!(show(&bare, "main")?, "seed");
+    Ok(())
+}
+
+#[test]
+fn http_bearer_token_transport_updates_and_then_makes_no_commit() -> anyhow::Result<()> {
+    let servers = GitServers::start(USER, PASSWORD)?;
+    let bare = servers.create_repo("bearer.git")?;
+    let url = servers.bearer_url("bearer.git");
+    let work = tempfile::tempdir()?;
+    let token = GitAuth::Bearer {
+        token: servers.bearer_token().into(),
+    };
+    assert_update_and_no_op(&bare, request(work.path(), &url, token)?)?;
+    let pushed = git(&bare, &["rev-parse", "main"])?;
+    let wrong = GitAuth::Bearer {
+        token: "not-the-token".into(),
+    };
+    let mut refused = request(&work.path().join("wrong"), &url, wrong)?;
+    refused.policies = policies("apps", "ghcr.io/org/app:1.3.0")?;
+    let result = run_automation(&refused);
+    assert!(matches!(result, Err(RunError::Fetch(_))), "{result:?}");
+    assert_eq!(git(&bare, &["rev-parse", "main"])?, pushed);
+    Ok(())
+}
+
+/// Seeds `main` with three tagged commits (`v1.0.0` lightweight, `v1.1.0` annotated, `v2.0.0`)
+/// and one untagged commit on top; returns the commit of each tag.
+fn seed_tagged_history(bare: &Path) -> anyhow::Result<BTreeMap<&'static str, String>> {
+    let work = tempfile::tempdir()?;
+    let dir = work.path();
+    git(dir, &["init", "-q", "-b", "main"])?;
+    std::fs::create_dir_all(dir.join("deploy"))?;
+    std::fs::write(dir.join("deploy/app.yaml"), deployment("apps"))?;
+    let mut commits = BTreeMap::new();
+    for (tag, annotated) in [("v1.0.0", false), ("v1.1.0", true), ("v2.0.0", false)] {
+        std::fs::write(dir.join("VERSION"), format!("{tag}\n"))?;
+        git(dir, &["add", "-A"])?;
+        git(dir, &["commit", "-q", "-m", tag])?;
+        let tag_args: &[&str] = if annotated {
+            &["tag", "-a", "-m", "release", tag]
+        } else {
+            &["tag", tag]
+        };
+        git(dir, tag_args)?;
+        commits.insert(tag, git(dir, &["rev-parse", "HEAD"])?);
+    }
+    std::fs::write(dir.join("VERSION"), "next\n")?;
+    git(dir, &["commit", "-q", "-am", "next"])?;
+    let remote = bare.display().to_string();
+    git(dir, &["push", "-q", "--tags", &remote, "main"])?;
+    Ok(commits)
+}
+
+/// A run checking out `reference` and pushing to branch `auto`, as Flux's `git.checkout.ref`
+/// with `git.push.branch`.
+fn checkout_request(
+    work: &Path,
+    url: &str,
+    reference: GitRepositoryRef,
+) -> anyhow::Result<RunRequest> {
+    let mut request = request(work, url, GitAuth::Anonymous)?;
+    request.checkout = CheckoutRef::from_ref(Some(&reference));
+    let push = PushSpec {
+        branch: Some("auto".into()),
+        ..PushSpec::default()
+    };
+    request.push = push_target(&request.checkout, Some(&push))?;
+    Ok(request)
+}
+
+#[test]
+fn tag_semver_and_commit_checkouts_push_to_the_push_branch() -> anyhow::Result<()> {
+    let servers = GitServers::start(USER, PASSWORD)?;
+    let bare = servers.create_repo("refs.git")?;
+    let commits = seed_tagged_history(&bare)?;
+    let main = git(&bare, &["rev-parse", "main"])?;
+    let url = servers.git_url("refs.git");
+    let cases = [
+        (
+            GitRepositoryRef {
+                tag: Some("v1.0.0".into()),
+                ..Default::default()
+            },
+            "v1.0.0",
+            format!("v1.0.0@sha1:{}", commits["v1.0.0"]),
+        ),
+        (
+            GitRepositoryRef {
+                semver: Some(">=1.0.0 <2.0.0".into()),
+                ..Default::default()
+            },
+            "v1.1.0",
+            format!("v1.1.0@sha1:{}", commits["v1.1.0"]),
+        ),
+        (
+            GitRepositoryRef {
+                commit: Some(commits["v2.0.0"].clone()),
+                ..Default::default()
+            },
+            "v2.0.0",
+            format!("sha1:{}", commits["v2.0.0"]),
+        ),
+    ];
+    for (reference, base_tag, revision) in cases {
+        let work = tempfile::tempdir()?;
+        let outcome = run_automation(&checkout_request(work.path(), &url, reference)?)?;
+        assert_eq!(outcome.checkout_revision, revision);
+        let pushed = outcome.pushed.expect("a commit was pushed");
+        assert_eq!(pushed.branch, "auto");
+        assert_eq!(git(&bare, &["rev-parse", "auto"])?, pushed.commit);
+        assert_eq!(git(&bare, &["rev-parse", "auto~1"])?, commits[base_tag]);
+        assert_eq!(file_at(&bare, "auto", "VERSION")?, base_tag);
+        assert!(file_at(&bare, "auto", "deploy/app.yaml")?.contains("app:1.2.0 #"));
+        assert_eq!(
+            git(&bare, &["rev-parse", "main"])?,
+            main,
+            "main is untouched"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_semver_range_no_tag_satisfies_is_an_error() -> anyhow::Result<()> {
+    let servers = GitServers::start(USER, PASSWORD)?;
+    let bare = servers.create_repo("norange.git")?;
+    seed_tagged_history(&bare)?;
+    let work = tempfile::tempdir()?;
+    let reference = GitRepositoryRef {
+        semver: Some(">=3.0.0".into()),
+        ..Default::default()
+    };
+    let request = checkout_request(work.path(), &servers.git_url("norange.git"), reference)?;
+    let result = run_automation(&request);
+    assert!(
+        matches!(result, Err(RunError::CheckoutRef(_))),
+        "{result:?}"
+    );
+    let branches = git(&bare, &["branch", "--list", "auto"])?;
+    assert!(branches.is_empty(), "nothing was pushed: {branches}");
     Ok(())
 }
 
