@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Node};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -146,6 +147,47 @@ fn harness_error(error: kube::Error) -> sluice_tests::HarnessError {
     }
 }
 
+/// Requests the bench itself keeps in flight while it creates or patches objects.
+const CLIENT_CONCURRENCY: usize = 16;
+/// Pods each kwok node accepts: the harness' nodes take 110 each (330 in all), fewer than the
+/// 500 targets plus 500 primaries of the bootstrap, which then never completes (a primary pod
+/// finds no node while the target pods, scaled to zero only once their primary is ready, hold
+/// every slot).
+const PODS_PER_NODE: &str = "1000";
+
+/// Raises the pod capacity of every kwok node to [`PODS_PER_NODE`] (kwok keeps a node's
+/// capacity as set).
+async fn widen_nodes(client: &Client) -> anyhow::Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let capacity = json!({"status": {
+        "capacity": {"pods": PODS_PER_NODE}, "allocatable": {"pods": PODS_PER_NODE}
+    }});
+    for node in nodes.list(&ListParams::default()).await? {
+        nodes
+            .patch_status(
+                &node.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&capacity),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs `request` for every index below `count`, [`CLIENT_CONCURRENCY`] at a time.
+async fn for_each_index<F, Fut>(count: usize, request: F) -> anyhow::Result<()>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..count)
+        .map(request)
+        .buffer_unordered(CLIENT_CONCURRENCY)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
 async fn create_objects(client: &Client, count: usize, prometheus: &str) -> anyhow::Result<()> {
     let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?;
     Api::<Namespace>::all(client.clone())
@@ -162,30 +204,37 @@ async fn create_objects(client: &Client, count: usize, prometheus: &str) -> anyh
         .await?;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
     let canaries: Api<Canary> = Api::namespaced(client.clone(), NAMESPACE);
-    for index in 0..count {
-        let name = format!("app-{index}");
-        let deployment: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": name},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": name}},
-                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "app:1"}]}}
-            }
-        }))?;
-        deployments.create(&params, &deployment).await?;
-        let canary: Canary = serde_json::from_value(json!({
-            "apiVersion": "canary.sluice.dev/v1", "kind": "Canary",
-            "metadata": {"name": name},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "service": {"port": 80, "gatewayRefs": [{"name": "gateway"}]},
-                "analysis": {"interval": INTERVAL, "threshold": 5, "maxWeight": 50, "stepWeight": 10,
-                    "metrics": [{"name": "error-rate", "templateRef": {"name": "error-rate"}, "thresholdRange": {"max": 1}}]}
-            }
-        }))?;
-        canaries.create(&params, &canary).await?;
-    }
-    Ok(())
+    for_each_index(count, |index| {
+        let (deployments, canaries, params) = (&deployments, &canaries, &params);
+        async move {
+            let name = format!("app-{index}");
+            let deployment: Deployment = serde_json::from_value(json!({
+                "metadata": {"name": name},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "app:1"}]}}
+                }
+            }))?;
+            deployments.create(params, &deployment).await?;
+            // Headless Services: the harness' apiserver allocates ClusterIPs from a /24 (253
+            // addresses), fewer than the 1,500 Services of 500 Canaries ("failed to allocate a
+            // service").
+            let canary: Canary = serde_json::from_value(json!({
+                "apiVersion": "canary.sluice.dev/v1", "kind": "Canary",
+                "metadata": {"name": name},
+                "spec": {
+                    "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                    "service": {"port": 80, "headless": true, "gatewayRefs": [{"name": "gateway"}]},
+                    "analysis": {"interval": INTERVAL, "threshold": 5, "maxWeight": 50, "stepWeight": 10,
+                        "metrics": [{"name": "error-rate", "templateRef": {"name": "error-rate"}, "thresholdRange": {"max": 1}}]}
+                }
+            }))?;
+            canaries.create(params, &canary).await?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 async fn count_in_phase(
@@ -235,7 +284,10 @@ async fn main() -> anyhow::Result<()> {
     let exporter = Exporter::start().await?;
     exporter.set("bench_errors", 0.0);
     let prometheus = Prometheus::start(std::slice::from_ref(&exporter.address))?;
+    widen_nodes(&admin).await?;
+    let setup = Instant::now();
     create_objects(&admin, count, &prometheus.url).await?;
+    let created = setup.elapsed();
     cluster
         .wait_for_service_account(NAMESPACE, "default")
         .await?;
@@ -283,16 +335,21 @@ async fn main() -> anyhow::Result<()> {
         measure(&runtime, &counts, Duration::from_secs(30)).await;
 
     let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NAMESPACE);
-    for index in 0..count {
-        let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:2"}]}}}});
-        deployments
-            .patch(
-                &format!("app-{index}"),
-                &PatchParams::default(),
-                &Patch::Strategic(&patch),
-            )
-            .await?;
-    }
+    for_each_index(count, |index| {
+        let deployments = &deployments;
+        async move {
+            let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:2"}]}}}});
+            deployments
+                .patch(
+                    &format!("app-{index}"),
+                    &PatchParams::default(),
+                    &Patch::Strategic(&patch),
+                )
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
     wait_until(
         "most Canaries Progressing",
         Duration::from_secs(300),
@@ -307,8 +364,7 @@ async fn main() -> anyhow::Result<()> {
     let peak = peak_rss_kib();
 
     println!(
-        "canaries: {count}, analysis interval {INTERVAL}, bootstrap to Initialized in {:.0?}",
-        bootstrap
+        "canaries: {count}, analysis interval {INTERVAL}; {count} Deployments and Canaries created in {created:.0?}; bootstrap to Initialized in {bootstrap:.0?}"
     );
     println!(
         "idle (Initialized), {idle_ticks} ticks: API reads per tick per canary {idle_reads:.3} (Flagger model {FLAGGER_GETS_PER_TICK}: ratio {:.3}), writes {idle_writes:.3}",
