@@ -6,7 +6,7 @@
 //! - [`metrics`]: query rendering, threshold evaluation and the built-in queries.
 //! - [`controller`]: the controller process; [`reconcile`] is one tick of one Canary, which reads
 //!   only the watch [`caches`], asks the state machine, and carries out its actions through
-//!   [`bootstrap`], [`router`], [`prometheus`] and [`webhook`].
+//!   [`bootstrap`], [`router`], [`prometheus`] (with [`credentials`]) and [`webhook`].
 
 pub mod actions;
 pub mod analysis;
@@ -14,6 +14,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod caches;
 pub mod controller;
+pub mod credentials;
 pub mod error_text;
 pub mod metric_check;
 pub mod metrics;

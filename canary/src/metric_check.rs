@@ -10,6 +10,7 @@ use crate::api::Canary;
 use crate::api::canary::CanaryMetric;
 use crate::api::metric_template::MetricProviderType;
 use crate::caches::{Caches, cached};
+use crate::credentials::SecretCredentials;
 use crate::error_text::chain;
 use crate::metrics::builtin::BuiltinMetric;
 use crate::metrics::template::{QueryContext, render};
@@ -29,19 +30,34 @@ pub struct MetricResult {
 struct Query {
     address: String,
     headers: BTreeMap<String, Vec<String>>,
+    /// `namespace/name` of the provider's `secretRef`.
+    secret: Option<(String, String)>,
     template: String,
     builtin: Option<BuiltinMetric>,
 }
 
+/// The clients and settings a check uses.
+pub struct Checker<'a> {
+    /// The watch caches (MetricTemplates, Secrets).
+    pub caches: &'a Caches,
+    /// The Prometheus client.
+    pub prometheus: &'a Prometheus,
+    /// The credentials of the providers' `secretRef`s.
+    pub credentials: &'a SecretCredentials,
+    /// The server of built-ins and inline queries without `spec.metricsServer`.
+    pub default_server: &'a str,
+}
+
 /// Runs `metric` of `canary`: built-ins and inline queries go to `spec.metricsServer`, else
-/// `default_server`; templates to their provider's address.
-pub async fn check(
-    canary: &Canary,
-    metric: &CanaryMetric,
-    caches: &Caches,
-    prometheus: &Prometheus,
-    default_server: &str,
-) -> MetricResult {
+/// `default_server`; templates to their provider's address, authenticated with its `secretRef`
+/// (a Secret that is missing or holds no credentials makes the check an error).
+pub async fn check(canary: &Canary, metric: &CanaryMetric, checker: &Checker<'_>) -> MetricResult {
+    let Checker {
+        caches,
+        prometheus,
+        credentials,
+        default_server,
+    } = checker;
     let server = canary
         .spec
         .metrics_server
@@ -55,8 +71,21 @@ pub async fn check(
         Ok(rendered) => rendered,
         Err(render_error) => return error(format!("metric {}: {render_error}", metric.name)),
     };
+    let authorization = match &query.secret {
+        None => None,
+        Some((namespace, name)) => {
+            let header = credentials
+                .get(caches, namespace, name)
+                .await
+                .and_then(|credentials| credentials.authorization());
+            match header {
+                Ok(header) => Some(header),
+                Err(reason) => return error(format!("metric {}: {reason}", metric.name)),
+            }
+        }
+    };
     match prometheus
-        .instant_value(&query.address, &query.headers, &rendered)
+        .instant_value(&query.address, &query.headers, authorization, &rendered)
         .await
     {
         Ok(value) => {
@@ -105,6 +134,7 @@ fn resolve(
     let on_server = |template: String, builtin| Query {
         address: server.to_owned(),
         headers: BTreeMap::new(),
+        secret: None,
         template,
         builtin,
     };
@@ -128,18 +158,16 @@ fn resolve(
                 metric.name, provider.provider_type
             ));
         }
-        if provider.secret_ref.is_some() {
-            return Err(format!(
-                "metric {}: provider secretRef is not supported yet",
-                metric.name
-            ));
-        }
         return Ok(Query {
             address: provider
                 .address
                 .clone()
                 .unwrap_or_else(|| server.to_owned()),
             headers: provider.headers.clone(),
+            secret: provider.secret_ref.as_ref().map(|secret| {
+                let namespace = template.metadata.namespace.clone().unwrap_or_default();
+                (namespace, secret.name.clone())
+            }),
             template: template.spec.query.clone(),
             builtin: None,
         });

@@ -135,17 +135,15 @@ impl Observer<'_> {
             .spec
             .effective_analysis()
             .map_or(&[][..], |analysis| analysis.metrics.as_slice());
-        let server = &self.shared.settings.metrics_server;
+        let checker = metric_check::Checker {
+            caches: &self.shared.caches,
+            prometheus: &self.shared.prometheus,
+            credentials: &self.shared.credentials,
+            default_server: &self.shared.settings.metrics_server,
+        };
         let mut outcomes = Vec::new();
         for metric in metrics {
-            let result = metric_check::check(
-                self.canary,
-                metric,
-                &self.shared.caches,
-                &self.shared.prometheus,
-                server,
-            )
-            .await;
+            let result = metric_check::check(self.canary, metric, &checker).await;
             tracing::debug!(canary = %self.names.target, metric = %metric.name, reason = %result.reason, "metric check");
             outcomes.push(result.outcome);
             if result.outcome != CheckOutcome::Pass {

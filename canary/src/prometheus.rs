@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use prometheus_http_query::response::Data;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 /// Flagger's timeout of a metric query.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,8 +62,9 @@ impl Prometheus {
         Ok(Self { http })
     }
 
-    /// Runs the instant `query` on the server at `address` with the extra `headers`, and returns
-    /// its value, or `None` for an empty result or NaN.
+    /// Runs the instant `query` on the server at `address` with the extra `headers` and the
+    /// `authorization` header (from [`crate::credentials`]), and returns its value, or `None` for
+    /// an empty result or NaN.
     ///
     /// Errors: an invalid address or header, an unreachable server, a refused query (the error
     /// carries Prometheus' message), a range vector.
@@ -70,6 +72,7 @@ impl Prometheus {
         &self,
         address: &str,
         headers: &BTreeMap<String, Vec<String>>,
+        authorization: Option<HeaderValue>,
         query: &str,
     ) -> Result<Option<f64>, PrometheusError> {
         let client =
@@ -88,6 +91,9 @@ impl Prometheus {
                     .map_err(|_| PrometheusError::Header(name.to_string()))?;
                 request = request.header(name.clone(), value);
             }
+        }
+        if let Some(authorization) = authorization {
+            request = request.header(AUTHORIZATION, authorization);
         }
         let response = request
             .get()

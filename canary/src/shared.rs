@@ -1,6 +1,7 @@
 //! What every Canary's tick shares: the watch caches, the routers, the Prometheus and webhook
-//! clients, the settings, and two memories that make a lagging cache harmless: the status each
-//! Canary's last tick decided, and the generation of each Deployment the controller wrote.
+//! clients, the metric providers' credentials, the settings, and two memories that make a lagging
+//! cache harmless: the status each Canary's last tick decided, and the generation of each
+//! Deployment the controller wrote.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,6 +10,7 @@ use kube::Client;
 
 use crate::api::CanaryStatus;
 use crate::caches::Caches;
+use crate::credentials::SecretCredentials;
 use crate::prometheus::{Prometheus, PrometheusError};
 use crate::router::Routers;
 use crate::settings::Settings;
@@ -35,6 +37,8 @@ pub struct Shared {
     pub prometheus: Prometheus,
     /// The webhook client.
     pub webhooks: Webhooks,
+    /// The credentials of metric providers' `secretRef`s.
+    pub credentials: SecretCredentials,
     /// The settings.
     pub settings: Settings,
     statuses: Mutex<HashMap<String, CanaryStatus>>,
@@ -52,6 +56,7 @@ impl Shared {
             caches,
             prometheus: Prometheus::new()?,
             webhooks: Webhooks::new()?,
+            credentials: SecretCredentials::new(client.clone()),
             settings,
             statuses: Mutex::default(),
             generations: Mutex::default(),
