@@ -19,6 +19,7 @@ use crate::api::canary::HookType;
 use crate::bootstrap::{self, needs_apply};
 use crate::caches::cached;
 use crate::names::Names;
+use crate::primary_configs::{self, CopyError};
 use crate::router::{Router, RouterError, split};
 use crate::shared::Shared;
 use crate::webhook::{self, Payload};
@@ -41,6 +42,9 @@ pub enum ActionError {
     /// The router failed.
     #[error(transparent)]
     Router(#[from] RouterError),
+    /// A ConfigMap or Secret could not be copied for the primary.
+    #[error(transparent)]
+    Copy(#[from] CopyError),
 }
 
 /// Carries out one tick's writes for one Canary.
@@ -146,7 +150,7 @@ impl Executor<'_> {
 
     /// Flagger's `ScaleFromZero` replicas: the target's if above 0; else, without an
     /// autoscaler, the primary's; else the autoscaler's `minReplicas` if above 1; else 1.
-    fn scaled_up_replicas(&self) -> i32 {
+    pub(crate) fn scaled_up_replicas(&self) -> i32 {
         if let Some(replicas) = self.target.spec.replicas.filter(|r| *r > 0) {
             return replicas;
         }
@@ -166,7 +170,8 @@ impl Executor<'_> {
         }
     }
 
-    async fn scale_target(&self, replicas: i32) -> Result<(), ActionError> {
+    /// Sets the target's replicas to `replicas` unless the cache shows them already.
+    pub(crate) async fn scale_target(&self, replicas: i32) -> Result<(), ActionError> {
         if self.target.spec.replicas == Some(replicas) {
             return Ok(());
         }
@@ -193,7 +198,7 @@ impl Executor<'_> {
         Ok(())
     }
 
-    /// Copies the target's template to the primary, keeping the primary's replicas.
+    /// Copies the target's template (and configs) to the primary, keeping the primary's replicas.
     async fn promote(&self) -> Result<(), ActionError> {
         let caches = &self.shared().caches;
         let replicas = cached(
@@ -206,8 +211,18 @@ impl Executor<'_> {
         self.apply_primary(replicas).await
     }
 
+    /// Refreshes the `-primary` copies of the target's configs, then applies the primary.
     async fn apply_primary(&self, replicas: i32) -> Result<(), ActionError> {
-        let desired = bootstrap::primary_deployment(self.canary, self.names, self.target, replicas);
+        let template = serde_json::to_value(&self.target.spec.template).unwrap_or_default();
+        let copied = primary_configs::copy_referenced(
+            &self.context.client,
+            FIELD_MANAGER,
+            self.canary,
+            &template,
+        )
+        .await?;
+        let desired =
+            bootstrap::primary_deployment(self.canary, self.names, self.target, replicas, &copied);
         let written: Deployment = self.apply(&self.names.primary, &desired).await?;
         self.shared().remember_generation(
             &self.names.namespace,

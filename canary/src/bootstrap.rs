@@ -5,8 +5,10 @@
 //! reference to the Canary, Flux's "do not reconcile" annotations, and [`APPLIED_HASH_ANNOTATION`],
 //! so that a tick applies an object only when what it would apply changed.
 //!
-//! Not done (Flagger does): copying referenced ConfigMaps/Secrets to `<name>-primary`,
-//! `portDiscovery`, `-include-label-prefix` filtering, anti-affinity selector rewriting.
+//! The primary refers to the `-primary` copies of the target's ConfigMaps and Secrets (see
+//! [`crate::primary_configs`]).
+//!
+//! Not done (Flagger does): `portDiscovery`, `-include-label-prefix` filtering, anti-affinity selector rewriting.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -14,9 +16,13 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use std::collections::BTreeSet;
+
+use crate::analysis::revision::ConfigRef;
 use crate::api::Canary;
 use crate::api::canary::CustomMetadata;
 use crate::names::Names;
+use crate::primary_configs::rewrite_references;
 
 /// The annotation holding the hash of the generated object as last applied.
 pub const APPLIED_HASH_ANNOTATION: &str = "canary.sluice.dev/applied-hash";
@@ -28,16 +34,19 @@ const FLUX_ANNOTATIONS: [(&str, &str); 2] = [
 ];
 
 /// The `<target>-primary` Deployment: `target`'s pod template, strategy and rollout settings,
-/// with `replicas` replicas and the selector label `<label>: <value>-primary` on its selector
-/// and pods. Returned as the JSON to server-side apply.
+/// with `replicas` replicas, the selector label `<label>: <value>-primary` on its selector
+/// and pods, and the references to the `copied` configs pointing at their `-primary` copies.
+/// Returned as the JSON to server-side apply.
 pub fn primary_deployment(
     canary: &Canary,
     names: &Names,
     target: &Deployment,
     replicas: i32,
+    copied: &BTreeSet<ConfigRef>,
 ) -> Value {
     let spec = &target.spec;
     let mut template = serde_json::to_value(&spec.template).unwrap_or_else(|_| json!({}));
+    rewrite_references(&mut template, copied);
     template["metadata"]["labels"][&names.label] = json!(names.primary_label_value);
     let mut deployment_spec = json!({
         "replicas": replicas,
@@ -156,7 +165,7 @@ pub fn needs_apply<K: Resource>(cached: Option<&K>, desired: &Value) -> bool {
 
 /// An object `name` in the Canary's namespace, owned by the Canary, with `labels`, the Flux
 /// annotations, `metadata`'s labels and annotations, the `body` fields, and the hash of it all.
-fn generated(
+pub(crate) fn generated(
     canary: &Canary,
     api_version: &str,
     kind: &str,
@@ -246,7 +255,7 @@ mod tests {
     #[test]
     fn the_primary_copies_the_template_under_the_primary_label() {
         let names = Names::of(&canary(), &target()).expect("names");
-        let primary = primary_deployment(&canary(), &names, &target(), 2);
+        let primary = primary_deployment(&canary(), &names, &target(), 2, &BTreeSet::new());
         assert_eq!(primary["metadata"]["name"], "podinfo-primary");
         assert_eq!(primary["spec"]["replicas"], 2);
         assert_eq!(primary["spec"]["progressDeadlineSeconds"], 60);

@@ -6,7 +6,8 @@
 //! - [`metrics`]: query rendering, threshold evaluation and the built-in queries.
 //! - [`controller`]: the controller process; [`reconcile`] is one tick of one Canary, which reads
 //!   only the watch [`caches`], asks the state machine, and carries out its actions through
-//!   [`bootstrap`], [`router`], [`prometheus`] (with [`credentials`]) and [`webhook`].
+//!   [`bootstrap`], [`primary_configs`], [`router`], [`prometheus`] (with [`credentials`]) and
+//!   [`webhook`].
 
 pub mod actions;
 pub mod analysis;
@@ -20,6 +21,7 @@ pub mod metric_check;
 pub mod metrics;
 pub mod names;
 pub mod observe;
+pub mod primary_configs;
 pub mod prometheus;
 pub mod readiness;
 pub mod reconcile;
