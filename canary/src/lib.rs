@@ -7,7 +7,7 @@
 //! - [`controller`]: the controller process; [`reconcile`] is one tick of one Canary, which reads
 //!   only the watch [`caches`], asks the state machine, and carries out its actions through
 //!   [`bootstrap`], [`primary_configs`], [`router`], [`prometheus`] (with [`credentials`]) and
-//!   [`webhook`].
+//!   [`webhook`]; [`revert`] is `revertOnDeletion`.
 
 pub mod actions;
 pub mod analysis;
@@ -25,6 +25,7 @@ pub mod primary_configs;
 pub mod prometheus;
 pub mod readiness;
 pub mod reconcile;
+pub mod revert;
 pub mod router;
 pub mod settings;
 pub mod shared;

@@ -21,6 +21,7 @@ use crate::api::{Canary, CanaryPhase, CanaryStatus};
 use crate::caches::{DATA_DIGEST_ANNOTATION, cached};
 use crate::names::{Names, NamesError};
 use crate::observe::{Observer, payload};
+use crate::revert::{DeletionStep, deletion_step, set_finalizer};
 use crate::router::RouterError;
 use crate::shared::Shared;
 
@@ -93,7 +94,12 @@ pub async fn reconcile(
         Ok((status, message)) => {
             let uid = canary.uid().unwrap_or_default();
             context.state.remember_status(&uid, status.clone());
-            let mut reconciled = Reconciled::ready(message).with_status(&status);
+            let current = canary.status.as_ref().map_or(&[][..], |s| &s.conditions);
+            let written = CanaryStatus {
+                conditions: with_conditions(current, &status.conditions),
+                ..status.clone()
+            };
+            let mut reconciled = Reconciled::ready(message).with_status(&written);
             if status.tracked_configs.is_empty() {
                 reconciled
                     .status
@@ -109,30 +115,47 @@ pub async fn reconcile(
     }
 }
 
+/// `current` conditions (the runtime's `Ready` among them, which the remembered status lacks)
+/// with each of `ours` replacing the one of its type, so that an unchanged tick writes nothing.
+fn with_conditions(current: &[Condition], ours: &[Condition]) -> Vec<Condition> {
+    let mut conditions = current.to_vec();
+    for condition in ours {
+        match conditions.iter_mut().find(|c| c.type_ == condition.type_) {
+            Some(existing) => *existing = condition.clone(),
+            None => conditions.push(condition.clone()),
+        }
+    }
+    conditions
+}
+
 /// Steps of one tick; returns the new status and the Ready message.
 async fn tick(
     canary: &Canary,
     context: &Context<Shared>,
 ) -> Result<(CanaryStatus, String), CanaryError> {
     let shared = &context.state;
-    let namespace = canary.namespace().unwrap_or_default();
     let previous = shared
         .last_status(&canary.uid().unwrap_or_default())
         .or_else(|| canary.status.clone())
         .unwrap_or_default();
-    if canary.spec.target_ref.kind != "Deployment" {
-        return Err(CanaryError::UnsupportedTarget(
-            canary.spec.target_ref.kind.clone(),
-        ));
+    match deletion_step(canary, previous.phase) {
+        DeletionStep::None => {}
+        DeletionStep::AddFinalizer => set_finalizer(&context.client, canary, true).await?,
+        DeletionStep::RemoveFinalizer => {
+            set_finalizer(&context.client, canary, false).await?;
+            if canary.metadata.deletion_timestamp.is_some() {
+                let message = ready_message(canary, &previous, &[]);
+                return Ok((previous, message));
+            }
+        }
+        DeletionStep::Gone => {
+            let message = ready_message(canary, &previous, &[]);
+            return Ok((previous, message));
+        }
+        DeletionStep::Revert => return revert_tick(canary, context, &previous).await,
     }
-    let target = cached(
-        &shared.caches.deployments,
-        &namespace,
-        &canary.spec.target_ref.name,
-    )
-    .ok_or_else(|| {
-        CanaryError::TargetNotFound(format!("{namespace}/{}", canary.spec.target_ref.name))
-    })?;
+    let target = cached_target(canary, shared)?;
+    let namespace = canary.namespace().unwrap_or_default();
     let names = Names::of(canary, &target)?;
     let router = shared
         .routers
@@ -176,6 +199,72 @@ async fn tick(
     executor.carry_out(&transition.actions, &after).await?;
     let status = next_status(canary, &previous, &transition, &revision);
     let message = ready_message(canary, &status, &observer.failures);
+    Ok((status, message))
+}
+
+/// The target Deployment from the cache.
+///
+/// Errors: the target is not a Deployment, or is not in the cache.
+fn cached_target(canary: &Canary, shared: &Shared) -> Result<Arc<Deployment>, CanaryError> {
+    if canary.spec.target_ref.kind != "Deployment" {
+        return Err(CanaryError::UnsupportedTarget(
+            canary.spec.target_ref.kind.clone(),
+        ));
+    }
+    let namespace = canary.namespace().unwrap_or_default();
+    cached(
+        &shared.caches.deployments,
+        &namespace,
+        &canary.spec.target_ref.name,
+    )
+    .ok_or_else(|| {
+        CanaryError::TargetNotFound(format!("{namespace}/{}", canary.spec.target_ref.name))
+    })
+}
+
+/// A tick of a deleted Canary with `revertOnDeletion` (see [`crate::revert`]): Terminating while
+/// the target comes back, Terminated once everything is reverted (or there is no target).
+async fn revert_tick(
+    canary: &Canary,
+    context: &Context<Shared>,
+    previous: &CanaryStatus,
+) -> Result<(CanaryStatus, String), CanaryError> {
+    let shared = &context.state;
+    let reverted = match cached_target(canary, shared) {
+        Err(CanaryError::TargetNotFound(_)) => true,
+        Err(error) => return Err(error),
+        Ok(target) => {
+            let names = Names::of(canary, &target)?;
+            let executor = Executor {
+                context,
+                canary,
+                names: &names,
+                target: &target,
+                router: shared
+                    .routers
+                    .for_provider(shared.settings.provider(canary))?,
+            };
+            executor.revert().await?
+        }
+    };
+    let phase = if reverted {
+        CanaryPhase::Terminated
+    } else {
+        CanaryPhase::Terminating
+    };
+    let mut status = previous.clone();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    if status.phase != Some(phase) {
+        status.last_transition_time = Some(now.clone());
+    }
+    status.phase = Some(phase);
+    set_promoted(
+        &mut status.conditions,
+        phase,
+        canary.metadata.generation,
+        now,
+    );
+    let message = ready_message(canary, &status, &[]);
     Ok((status, message))
 }
 
@@ -351,6 +440,25 @@ mod tests {
                 &conditions[0].last_transition_time
             ),
             ("True", &later)
+        );
+    }
+
+    #[test]
+    fn the_runtime_conditions_are_kept_beside_ours() {
+        let time = Time(k8s_openapi::jiff::Timestamp::from_second(1_000).expect("time"));
+        let condition = |type_: &str, status: &str| Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: "r".into(),
+            message: String::new(),
+            observed_generation: None,
+            last_transition_time: time.clone(),
+        };
+        let current = [condition("Ready", "True"), condition(PROMOTED, "Unknown")];
+        let merged = with_conditions(&current, &[condition(PROMOTED, "True")]);
+        assert_eq!(
+            merged,
+            [condition("Ready", "True"), condition(PROMOTED, "True")]
         );
     }
 

@@ -4,16 +4,18 @@
 //! Canaries by `--watch-label-selector`, in a namespace of its own; analysis intervals are 1-2 s
 //! (`Settings::min_interval` lowered to 1 s, as `SLUICE_CANARY_MIN_INTERVAL` does).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use sluice_canary::api::{Canary, CanaryPhase, CanaryStatus, MetricTemplate};
 use sluice_canary::caches::http_route_resource;
+use sluice_canary::revert::FINALIZER;
 use sluice_canary::settings::Settings;
 use sluice_core::runtime::conditions::{self, READY};
 use sluice_core::runtime::{Runtime, RuntimeOptions};
@@ -115,16 +117,19 @@ impl Harness {
 
     /// Creates the target Deployment `name` (selector `app: <name>`) running `image`.
     async fn create_target(&self, name: &str, image: &str) -> anyhow::Result<()> {
+        let pod = json!({"containers": [{"name": "app", "image": image}]});
+        self.create_target_with(name, pod).await
+    }
+
+    /// Creates the target Deployment `name` (selector `app: <name>`) with the pod spec `pod`.
+    async fn create_target_with(&self, name: &str, pod: Value) -> anyhow::Result<()> {
         let deployment: Deployment = serde_json::from_value(json!({
             "metadata": {"name": name},
             "spec": {
                 "replicas": 1,
                 "progressDeadlineSeconds": 60,
                 "selector": {"matchLabels": {"app": name}},
-                "template": {
-                    "metadata": {"labels": {"app": name}},
-                    "spec": {"containers": [{"name": "app", "image": image}]}
-                }
+                "template": {"metadata": {"labels": {"app": name}}, "spec": pod}
             }
         }))?;
         self.api::<Deployment>()
@@ -158,15 +163,30 @@ impl Harness {
     /// Creates a Canary `name` for the Deployment `target` with `analysis`, labelled for this
     /// test's controller.
     async fn create_canary(&self, name: &str, target: &str, analysis: Value) -> anyhow::Result<()> {
-        let canary: Canary = serde_json::from_value(json!({
+        self.create_canary_with(name, target, json!({"analysis": analysis}))
+            .await
+    }
+
+    /// Creates a Canary `name` for the Deployment `target` with the `spec` fields added,
+    /// labelled for this test's controller.
+    async fn create_canary_with(
+        &self,
+        name: &str,
+        target: &str,
+        spec: Value,
+    ) -> anyhow::Result<()> {
+        let mut object = json!({
             "apiVersion": "canary.sluice.dev/v1", "kind": "Canary",
             "metadata": {"name": name, "labels": {TEST_LABEL: &self.namespace}},
             "spec": {
                 "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
-                "service": {"port": 9898, "gatewayRefs": [{"name": "gateway", "namespace": "ingress"}], "hosts": ["app.example.com"]},
-                "analysis": analysis
+                "service": {"port": 9898, "gatewayRefs": [{"name": "gateway", "namespace": "ingress"}], "hosts": ["app.example.com"]}
             }
-        }))?;
+        });
+        if let (Some(fields), Value::Object(extra)) = (object["spec"].as_object_mut(), spec) {
+            fields.extend(extra);
+        }
+        let canary: Canary = serde_json::from_value(object)?;
         self.api::<Canary>()
             .create(&PostParams::default(), &canary)
             .await?;
@@ -312,13 +332,20 @@ fn analysis(interval: &str, threshold: u32, webhooks: Value) -> Value {
 /// Creates the template, the target `podinfo` at `podinfo:1` with a healthy error rate, and the
 /// Canary, and waits for Initialized.
 async fn initialized(harness: &Harness, analysis: Value) -> anyhow::Result<()> {
+    let pod = json!({"containers": [{"name": "app", "image": "podinfo:1"}]});
+    initialized_with(harness, pod, json!({"analysis": analysis})).await
+}
+
+/// Creates the template, the target `podinfo` with the pod spec `pod` and a healthy error rate,
+/// and the Canary with the `spec` fields, and waits for Initialized.
+async fn initialized_with(harness: &Harness, pod: Value, spec: Value) -> anyhow::Result<()> {
     harness
         .create_template("error-rate", None, ERROR_RATE_QUERY)
         .await?;
     harness.set_error_rate("podinfo", 0.0);
-    harness.create_target("podinfo", "podinfo:1").await?;
+    harness.create_target_with("podinfo", pod).await?;
     harness
-        .create_canary("podinfo", "podinfo", analysis)
+        .create_canary_with("podinfo", "podinfo", spec)
         .await?;
     harness
         .wait_for_phase("podinfo", CanaryPhase::Initialized)
@@ -522,9 +549,33 @@ async fn bad_input_gives_a_clear_reason_and_the_primary_keeps_serving() -> anyho
     harness
         .create_template("unreachable", Some("http://127.0.0.1:1"), ERROR_RATE_QUERY)
         .await?;
+    let no_password: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "prom-auth"}, "stringData": {"username": "admin"}}),
+    )?;
+    harness
+        .api::<Secret>()
+        .create(&PostParams::default(), &no_password)
+        .await?;
+    harness
+        .create_template("no-credentials", None, ERROR_RATE_QUERY)
+        .await?;
+    let secret_ref = json!({"spec": {"provider": {"secretRef": {"name": "prom-auth"}}}});
+    harness
+        .api::<MetricTemplate>()
+        .patch(
+            "no-credentials",
+            &PatchParams::default(),
+            &Patch::Merge(&secret_ref),
+        )
+        .await?;
     let cases = [
         ("invalid-promql", json!([]), "parse error"),
         ("unreachable", json!([]), "127.0.0.1:1"),
+        (
+            "no-credentials",
+            json!([]),
+            "Secret canary-bad-input/prom-auth: it holds neither token nor username and password",
+        ),
         (
             "silent",
             json!([{"name": "load-test", "url": "http://127.0.0.1:1/hook", "timeout": "1s"}]),
@@ -578,5 +629,166 @@ async fn bad_input_gives_a_clear_reason_and_the_primary_keeps_serving() -> anyho
             "{target}: the primary keeps serving"
         );
     }
+    Ok(())
+}
+
+/// The data of the ConfigMap `name`.
+async fn config_data(harness: &Harness, name: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let config = harness.api::<ConfigMap>().get(name).await?;
+    Ok(config.data.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_primary_runs_on_copies_of_its_configs_refreshed_on_promotion() -> anyhow::Result<()> {
+    let harness = Harness::start("canary-configs").await?;
+    let config: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "podinfo-config"}, "data": {"color": "blue"}}),
+    )?;
+    harness
+        .api::<ConfigMap>()
+        .create(&PostParams::default(), &config)
+        .await?;
+    let secret: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "podinfo-token"}, "stringData": {"token": "t1"}}),
+    )?;
+    harness
+        .api::<Secret>()
+        .create(&PostParams::default(), &secret)
+        .await?;
+    let pod = json!({
+        "containers": [{
+            "name": "app", "image": "podinfo:1",
+            "env": [{"name": "COLOR", "valueFrom": {"configMapKeyRef": {"name": "podinfo-config", "key": "color"}}}],
+            "envFrom": [{"secretRef": {"name": "podinfo-token"}}]
+        }],
+        "volumes": [{"name": "config", "configMap": {"name": "podinfo-config"}}]
+    });
+    let spec = json!({"analysis": analysis("1s", 2, json!([]))});
+    initialized_with(&harness, pod, spec).await?;
+    assert_eq!(
+        config_data(&harness, "podinfo-config-primary").await?["color"],
+        "blue"
+    );
+    let token = harness.api::<Secret>().get("podinfo-token-primary").await?;
+    assert_eq!(
+        token
+            .data
+            .unwrap_or_default()
+            .get("token")
+            .map(|v| v.0.clone()),
+        Some(b"t1".to_vec())
+    );
+    let references = |deployment: Deployment| -> anyhow::Result<[Value; 3]> {
+        let pod = serde_json::to_value(deployment.spec.template.spec)?;
+        let container = &pod["containers"][0];
+        Ok([
+            container["env"][0]["valueFrom"]["configMapKeyRef"]["name"].clone(),
+            container["envFrom"][0]["secretRef"]["name"].clone(),
+            pod["volumes"][0]["configMap"]["name"].clone(),
+        ])
+    };
+    let primary = harness.api::<Deployment>().get("podinfo-primary").await?;
+    assert_eq!(
+        references(primary)?,
+        [
+            "podinfo-config-primary",
+            "podinfo-token-primary",
+            "podinfo-config-primary"
+        ]
+    );
+    let target = harness.api::<Deployment>().get("podinfo").await?;
+    assert_eq!(
+        references(target)?,
+        ["podinfo-config", "podinfo-token", "podinfo-config"],
+        "the target keeps its own references"
+    );
+
+    let green = json!({"data": {"color": "green"}});
+    harness
+        .api::<ConfigMap>()
+        .patch(
+            "podinfo-config",
+            &PatchParams::default(),
+            &Patch::Merge(&green),
+        )
+        .await?;
+    harness
+        .wait_for_phase("podinfo", CanaryPhase::Progressing)
+        .await?;
+    assert_eq!(
+        config_data(&harness, "podinfo-config-primary").await?["color"],
+        "blue",
+        "the primary keeps the promoted config during the analysis"
+    );
+    harness
+        .wait_for_phase("podinfo", CanaryPhase::Succeeded)
+        .await?;
+    assert_eq!(
+        config_data(&harness, "podinfo-config-primary").await?["color"],
+        "green"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deleted_canary_with_revert_on_deletion_gives_the_traffic_back_to_the_target()
+-> anyhow::Result<()> {
+    let harness = Harness::start("canary-revert").await?;
+    let pod = json!({"containers": [{"name": "app", "image": "podinfo:1"}]});
+    let spec = json!({"revertOnDeletion": true, "analysis": analysis("1s", 2, json!([]))});
+    initialized_with(&harness, pod, spec).await?;
+    let canary = harness.api::<Canary>().get("podinfo").await?;
+    assert!(
+        canary.finalizers().iter().any(|f| f == FINALIZER),
+        "finalizers: {:?}",
+        canary.finalizers()
+    );
+    assert_eq!(harness.replicas("podinfo").await?, Some(0));
+
+    harness
+        .api::<Canary>()
+        .delete("podinfo", &DeleteParams::default())
+        .await?;
+    wait_until("the Canary is gone", TIMEOUT, || async {
+        let canary = harness.api::<Canary>().get_opt("podinfo").await;
+        Ok(canary.map_err(api_error)?.is_none())
+    })
+    .await?;
+    let target = harness.api::<Deployment>().get("podinfo").await?;
+    assert_eq!(
+        target.spec.replicas,
+        Some(1),
+        "the target has its replicas back"
+    );
+    let available = target.status.and_then(|status| status.available_replicas);
+    assert_eq!(
+        available,
+        Some(1),
+        "and is ready before it gets the traffic"
+    );
+    wait_until("the primary is garbage collected", TIMEOUT, || async {
+        let primary = harness.api::<Deployment>().get_opt("podinfo-primary").await;
+        Ok(primary.map_err(api_error)?.is_none())
+    })
+    .await?;
+    let apex = harness.api::<Service>().get("podinfo").await?;
+    assert_eq!(
+        apex.spec.and_then(|spec| spec.selector).unwrap_or_default()["app"],
+        "podinfo",
+        "the apex Service selects the target"
+    );
+    assert!(
+        apex.metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+    let route = harness.route("podinfo").await?;
+    assert_eq!(
+        route["spec"]["rules"][0]["backendRefs"],
+        json!([{"group": "", "kind": "Service", "name": "podinfo", "port": 9898, "weight": 100}]),
+        "the route sends everything to the apex Service"
+    );
+    assert!(route["metadata"]["ownerReferences"].is_null());
     Ok(())
 }

@@ -97,6 +97,11 @@ impl Router for BlueGreenRouter {
             Ok(())
         })
     }
+
+    /// The apex Service is the only route object; the caller reverts it for every provider.
+    fn revert<'a>(&'a self, _names: &'a Names) -> BoxFuture<'a, Result<(), RouterError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A selector sends everything to one side: any canary share selects the canary.

@@ -148,6 +148,62 @@ impl Router for GatewayApiRouter {
             Ok(())
         })
     }
+
+    /// Rewrites the cached route's rules with [`reverted_rules`] and drops its owner references,
+    /// by a merge patch with the cached `resourceVersion` as a precondition.
+    fn revert<'a>(&'a self, names: &'a Names) -> BoxFuture<'a, Result<(), RouterError>> {
+        Box::pin(async move {
+            let route = match self.cached_route(names) {
+                Err(RouterError::NotFound { .. }) => return Ok(()),
+                other => other?,
+            };
+            let patch = json!({
+                "metadata": {
+                    "ownerReferences": null,
+                    "resourceVersion": route["metadata"]["resourceVersion"],
+                },
+                "spec": {"rules": reverted_rules(&route, names)},
+            });
+            self.api(&names.namespace)
+                .patch(
+                    &names.service,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map_err(|source| RouterError::Write {
+                    what: format!("HTTPRoute {}/{} revert", names.namespace, names.service),
+                    source,
+                })?;
+            Ok(())
+        })
+    }
+}
+
+/// `route`'s `spec.rules` with, in every rule, the backendRefs to `<svc>-primary` and
+/// `<svc>-canary` replaced by one backendRef to the apex Service `<svc>` (the primary's port and
+/// fields), so that all of the rule's traffic goes where the apex Service points; every other
+/// backendRef, match and filter stays.
+pub fn reverted_rules(route: &Value, names: &Names) -> Value {
+    let mut rules = route["spec"]["rules"].clone();
+    for rule in rules.as_array_mut().into_iter().flatten() {
+        let Some(backends) = rule["backendRefs"].as_array_mut() else {
+            continue;
+        };
+        let generated = |backend: &Value| {
+            is_service(backend, &names.primary_service)
+                || is_service(backend, &names.canary_service)
+        };
+        let Some(position) = backends.iter().position(generated) else {
+            continue;
+        };
+        let mut apex = backends[position].clone();
+        apex["name"] = json!(names.service);
+        apex["weight"] = json!(100);
+        backends.retain(|backend| !generated(backend));
+        backends.insert(position.min(backends.len()), apex);
+    }
+    rules
 }
 
 /// The key of the route in [`Written`].
@@ -363,6 +419,25 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_reverted_route_sends_the_generated_backends_traffic_to_the_apex_service() {
+        let mut route = new_route(&canary(gateway()), &names()).expect("route");
+        let filter = json!({"type": "RequestHeaderModifier", "requestHeaderModifier": {"add": [{"name": "x-team", "value": "web"}]}});
+        route["spec"]["rules"][0]["filters"] = json!([filter]);
+        route["spec"]["rules"]
+            .as_array_mut()
+            .expect("rules")
+            .push(json!({"backendRefs": [{"name": "admin", "port": 80}]}));
+        let rules = reverted_rules(&route, &names());
+        assert_eq!(
+            rules[0]["backendRefs"],
+            json!([{"group": "", "kind": "Service", "name": "podinfo", "port": 9898, "weight": 100}])
+        );
+        assert_eq!(rules[0]["filters"], json!([filter]));
+        assert_eq!(rules[0]["matches"], route["spec"]["rules"][0]["matches"]);
+        assert_eq!(rules[1], route["spec"]["rules"][1]);
     }
 
     #[test]
