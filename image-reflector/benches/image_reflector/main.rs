@@ -3,10 +3,12 @@
 //!    (goal: at most 1.0);
 //! 2. evaluating a semver policy over 100,000 tags (goal: under 50 ms), beside a plain
 //!    `semver::VersionReq` maximum over the same tags;
-//! 3. resident memory of the tag store and policy evaluation holding 1,000 ImageRepositories of
-//!    1,000 tags each (goal: under 100 MiB), measured as the growth of this process' RSS.
+//! 3. the peak resident memory of a running controller holding 1,000 ImageRepositories of
+//!    1,000 tags each (goal: under 100 MiB), see [`controller_memory`].
 //!
 //! Run with `cargo bench -p sluice-image-reflector --bench image_reflector`.
+
+mod controller_memory;
 
 use std::path::Path;
 use std::process::Command;
@@ -16,8 +18,6 @@ use std::time::{Duration, Instant};
 use sluice_image_reflector::policy::{Policy, SemverRange, TagFilter, select_latest};
 use sluice_image_reflector::registry::retry::RetryPolicy;
 use sluice_image_reflector::registry::{Connection, ImageName, RegistryBudget, RegistryClient};
-use sluice_image_reflector::scan::{Exclusions, revision};
-use sluice_image_reflector::store::{StoredScan, TagStore, object_key};
 use sluice_tests::oci_layout;
 use sluice_tests::registry::{Registry, RegistryAuth};
 
@@ -25,11 +25,13 @@ const RUNS: usize = 5;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::var_os(controller_memory::CONTROLLER_ROLE).is_some() {
+        return controller_memory::run_controller().await;
+    }
     sluice_core::runtime::logging::install_crypto_provider();
     scan_against_skopeo().await?;
     semver_over_many_tags()?;
-    memory_of_many_repositories().await?;
-    Ok(())
+    controller_memory::measure().await
 }
 
 /// Median of `RUNS` timings of `run`.
@@ -172,65 +174,6 @@ fn time_median(mut run: impl FnMut()) -> Duration {
         .collect();
     timings.sort();
     timings[RUNS / 2]
-}
-
-/// Stores 1,000 scans of 1,000 tags as the controller does and evaluates a policy on each,
-/// measuring how much the resident set grew.
-async fn memory_of_many_repositories() -> anyhow::Result<()> {
-    let folder = tempfile::tempdir()?;
-    let before = resident_bytes()?;
-    let store = TagStore::open(folder.path())?;
-    let exclusions = Exclusions::new(&[r"^.*\.sig$".to_owned()])?;
-    let policy = Policy::Semver(SemverRange::parse(">=1.0.0")?);
-    let filter = TagFilter::new("", "")?;
-    for repository in 0..1000 {
-        let tags = exclusions.keep(
-            (0..1000)
-                .map(|index| bench_tag(repository * 7 + index))
-                .collect(),
-        );
-        let scan = StoredScan {
-            image: format!("registry.example/team/app-{repository}"),
-            exclusion_list: vec![r"^.*\.sig$".to_owned()],
-            scanned_at_ms: 0,
-            revision: revision(&tags),
-            tags,
-        };
-        store
-            .put(&object_key("bench", &format!("app-{repository}")), &scan)
-            .await?;
-    }
-    for repository in 0..1000 {
-        let stored = store
-            .get(&object_key("bench", &format!("app-{repository}")))
-            .await?;
-        let tags = stored.map(|scan| scan.tags).unwrap_or_default();
-        let _chosen = select_latest(tags.iter().map(String::as_str), &policy, &filter, None);
-    }
-    let grown = resident_bytes()?.saturating_sub(before);
-    println!(
-        "resident memory growth holding 1,000 ImageRepositories x 1,000 tags: {:.1} MiB (goal < 100 MiB); tag store on disk {:.1} MiB",
-        grown as f64 / 1048576.0,
-        std::fs::metadata(
-            folder
-                .path()
-                .join(sluice_image_reflector::store::DATABASE_FILE)
-        )?
-        .len() as f64
-            / 1048576.0
-    );
-    Ok(())
-}
-
-/// This process' resident set size, from `/proc/self/statm`.
-fn resident_bytes() -> anyhow::Result<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm")?;
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/self/statm"))?
-        .parse()?;
-    Ok(pages * 4096)
 }
 
 fn millis(duration: Duration) -> f64 {
