@@ -44,6 +44,12 @@ pub trait Reconcilable:
     fn interval(&self) -> Duration;
     /// `spec.suspend`: a suspended object is not reconciled (Flux semantics).
     fn suspended(&self) -> bool;
+    /// `spec.retryInterval`: how long after a failed reconcile to try again, as Flux's
+    /// kustomize-controller requeues at `GetRetryInterval()`. `None` (the default) keeps the
+    /// runtime's exponential backoff.
+    fn retry_interval(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// What a reconciler receives besides the object: the client, the controller's own `state`,
@@ -95,6 +101,8 @@ impl Runtime {
         let (reader, writer) = reflector::store();
         let stream = watcher(api, watch_config)
             .default_backoff()
+            // managedFields are never read by a reconciler: not kept in the cache (memory).
+            .modify(|object: &mut K| object.meta_mut().managed_fields = None)
             .reflect(writer)
             .applied_objects()
             .predicate_filter(spec_or_request_changed::<K>, PredicateConfig::default());
@@ -131,8 +139,9 @@ impl Runtime {
     }
 }
 
-/// Hash of what makes an object worth reconciling now: its generation (spec changes) and the
-/// requested-at annotation (`sluice reconcile`); status and label updates are filtered out.
+/// Hash of what makes an object worth reconciling now: its generation (spec changes), the
+/// requested-at annotation (`sluice reconcile`) and the start of its deletion (finalizers);
+/// status and label updates are filtered out.
 fn spec_or_request_changed<K: Resource>(object: &K) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     object.meta().generation.hash(&mut hasher);
@@ -141,6 +150,7 @@ fn spec_or_request_changed<K: Resource>(object: &K) -> Option<u64> {
         .get(REQUESTED_AT_ANNOTATION)
         .hash(&mut hasher);
     object.meta().uid.hash(&mut hasher);
+    object.meta().deletion_timestamp.is_some().hash(&mut hasher);
     Some(hasher.finish())
 }
 
@@ -167,14 +177,13 @@ where
     let reconciled = reconciler(object.clone(), context.clone()).await;
     let failures = context.count_failure(object.as_ref(), reconciled.outcome.is_err());
     let outcome = conditions_outcome(&reconciled.outcome);
-    let action = match &reconciled.outcome {
-        Ok(_) => Action::requeue(
-            reconciled
-                .requeue_after
-                .unwrap_or_else(|| object.interval()),
-        ),
-        Err(error) if error.is_stalled() => Action::await_change(),
-        Err(_) => Action::requeue(context.backoff.delay_with_jitter(failures)),
+    let action = match reconciled.next_reconcile(
+        object.interval(),
+        object.retry_interval(),
+        context.backoff.delay_with_jitter(failures),
+    ) {
+        Some(after) => Action::requeue(after),
+        None => Action::await_change(),
     };
     let result = match &reconciled.outcome {
         Ok(_) => "success",
@@ -299,17 +308,22 @@ async fn patch_status<K: Reconcilable, S>(
         "status": status,
     });
     let params = PatchParams::apply(&context.field_manager).force();
-    api.patch_status(&object.name_any(), &params, &Patch::Apply(&patch))
+    match api
+        .patch_status(&object.name_any(), &params, &Patch::Apply(&patch))
         .await
-        .map(|_| ())
-        .map_err(|source| RuntimeError::StatusWrite {
-            object: format!(
-                "{}/{}",
-                object.namespace().unwrap_or_default(),
-                object.name_any()
-            ),
-            source,
-        })
+    {
+        // Deleted while reconciling (e.g. its finalizer was just removed): nothing to write.
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        other => other.map(|_| ()),
+    }
+    .map_err(|source| RuntimeError::StatusWrite {
+        object: format!(
+            "{}/{}",
+            object.namespace().unwrap_or_default(),
+            object.name_any()
+        ),
+        source,
+    })
 }
 
 fn current_status<K: Serialize>(object: &K) -> Map<String, Value> {

@@ -11,6 +11,7 @@ pub mod backoff;
 pub mod client;
 pub mod conditions;
 pub mod controller;
+pub mod finalizer;
 pub mod http;
 pub mod leader;
 pub mod logging;

@@ -31,7 +31,8 @@ pub struct Reconciled<E> {
     pub status: Map<String, Value>,
     /// Success (`Ready` or still `Progressing`) or the error the conditions report.
     pub outcome: Result<Outcome, E>,
-    /// When to reconcile again after a success; `None` means the object's `spec.interval`.
+    /// When to reconcile again; `None` means the object's `spec.interval` after a success, and
+    /// its retry interval or the backoff after a failure (see [`Reconciled::next_reconcile`]).
     pub requeue_after: Option<Duration>,
 }
 
@@ -66,6 +67,16 @@ impl<E> Reconciled<E> {
         }
     }
 
+    /// Ends a failed reconcile that should be looked at again after `after` whatever the
+    /// object's retry interval, as Flux's `--requeue-dependency` does for sources and
+    /// dependencies that are not ready yet.
+    pub fn failed_retrying_after(error: E, after: Duration) -> Self {
+        Reconciled {
+            requeue_after: Some(after),
+            ..Self::failed(error)
+        }
+    }
+
     /// Adds the fields of `status` (any serializable struct of the kind's status, `None` fields
     /// skipped by serde) to the status to write. A value that does not serialize to a JSON object
     /// is ignored.
@@ -81,6 +92,26 @@ impl<E> Reconciled<E> {
             status: Map::new(),
             outcome,
             requeue_after: None,
+        }
+    }
+}
+
+impl<E: ReconcileError> Reconciled<E> {
+    /// When to reconcile the object again, `None` meaning only when it changes: after
+    /// `requeue_after` when set; else after `interval` on success; never for a stalled error;
+    /// after `retry_interval` on another error when the kind has one (Flux's
+    /// `spec.retryInterval`), else after `backoff` (the runtime's exponential delay).
+    pub fn next_reconcile(
+        &self,
+        interval: Duration,
+        retry_interval: Option<Duration>,
+        backoff: Duration,
+    ) -> Option<Duration> {
+        match &self.outcome {
+            Err(error) if error.is_stalled() => None,
+            _ if self.requeue_after.is_some() => self.requeue_after,
+            Ok(_) => Some(interval),
+            Err(_) => Some(retry_interval.unwrap_or(backoff)),
         }
     }
 }
@@ -137,6 +168,54 @@ mod tests {
                 reason: "InvalidSemverRange".into(),
                 message: "range >=x is invalid".into()
             }
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection refused")]
+    struct Transient;
+
+    impl ReconcileError for Transient {
+        fn reason(&self) -> String {
+            "GitOperationFailed".into()
+        }
+        fn is_stalled(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn failures_retry_at_the_retry_interval_or_back_off_and_stalls_wait() {
+        let (interval, retry, backoff) = (
+            Duration::from_secs(600),
+            Some(Duration::from_secs(60)),
+            Duration::from_secs(2),
+        );
+        let failed = Reconciled::failed(Transient);
+        assert_eq!(
+            failed.next_reconcile(interval, retry, backoff),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            failed.next_reconcile(interval, None, backoff),
+            Some(backoff)
+        );
+        let waiting = Reconciled::failed_retrying_after(Transient, Duration::from_secs(30));
+        assert_eq!(
+            waiting.next_reconcile(interval, retry, backoff),
+            Some(Duration::from_secs(30))
+        );
+        let stalled = Reconciled::failed(BadRange("x".into()));
+        assert_eq!(stalled.next_reconcile(interval, retry, backoff), None);
+        let ready = Reconciled::<Transient>::ready("ok");
+        assert_eq!(
+            ready.next_reconcile(interval, retry, backoff),
+            Some(interval)
+        );
+        let progressing = Reconciled::<Transient>::progressing("wait", Duration::from_secs(5));
+        assert_eq!(
+            progressing.next_reconcile(interval, retry, backoff),
+            Some(Duration::from_secs(5))
         );
     }
 
