@@ -1,5 +1,6 @@
 //! Waiting for applied objects to become healthy ([`health::assess`](super::health::assess))
-//! within the reconcile's timeout: polled through the Kustomization's client, failing fast on a
+//! within the reconcile's timeout: polled through the Kustomization's client (only those not
+//! healthy yet, with a short growing pause), failing fast on a
 //! failed object, giving up when a newer source revision makes the wait pointless, and naming
 //! every object that is not healthy and why when time runs out.
 
@@ -13,8 +14,12 @@ use super::clients::Clients;
 use super::error::Error;
 use super::health::{Health, assess};
 
-/// How often objects are looked at again.
-const POLL: Duration = Duration::from_millis(500);
+/// The first pause before looking again at objects not healthy yet; it doubles up to
+/// [`POLL_MAX`], so a Deployment that becomes ready within a second is seen soon and a slow
+/// one costs few requests.
+const POLL_FIRST: Duration = Duration::from_millis(100);
+/// The longest pause between two looks.
+const POLL_MAX: Duration = Duration::from_secs(1);
 
 /// An object to wait for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +44,9 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// Waits until every target is [`Health::Current`]. `superseded` is asked at each poll and
-/// returns a newer source revision when there is one.
+/// Waits until every target is [`Health::Current`], looking again only at the targets not
+/// healthy yet, after pauses growing from [`POLL_FIRST`] to [`POLL_MAX`]. `superseded` is asked
+/// at each poll and returns a newer source revision when there is one.
 ///
 /// Errors: [`Error::HealthCheckFailed`] when an object failed (at once) or when `deadline`
 /// passed (naming each object not yet healthy with its status);
@@ -53,9 +59,12 @@ pub async fn wait_healthy(
     superseded: impl Fn() -> Option<String>,
 ) -> Result<(), Error> {
     let started = Instant::now();
+    let mut waiting: Vec<&Target> = targets.iter().collect();
+    let mut pause = POLL_FIRST;
     loop {
         let mut pending = Vec::new();
-        for target in targets {
+        let mut still = Vec::new();
+        for target in waiting {
             match health_of(clients, client, target).await {
                 Health::Current => {}
                 Health::Failed(why) => {
@@ -64,13 +73,15 @@ pub async fn wait_healthy(
                     )));
                 }
                 Health::InProgress(why) => {
-                    pending.push(format!("{target} status: 'InProgress': {why}"))
+                    pending.push(format!("{target} status: 'InProgress': {why}"));
+                    still.push(target);
                 }
             }
         }
-        if pending.is_empty() {
+        if still.is_empty() {
             return Ok(());
         }
+        waiting = still;
         if let Some(revision) = superseded() {
             return Err(Error::HealthCheckCanceled(revision));
         }
@@ -81,7 +92,8 @@ pub async fn wait_healthy(
                 pending.join(", ")
             )));
         }
-        tokio::time::sleep(POLL.min(deadline.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+        pause = (pause * 2).min(POLL_MAX);
     }
 }
 

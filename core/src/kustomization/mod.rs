@@ -6,12 +6,14 @@
 //!
 //! Pure decisions: [`overlay`] (Flux fields into `kustomization.yaml`), [`stages`], [`health`]
 //! (kstatus), [`depends_on`], [`tenancy`] (reference checks). Cluster work: [`artifact`],
-//! [`build`], [`apply`], [`prune`], [`health_wait`], [`clients`], [`source_watch`], [`reconciler`].
+//! [`build`], [`apply`], [`prune`], [`deletion`] (garbage collection through the finalizer),
+//! [`health_wait`], [`clients`], [`source_watch`], [`reconciler`].
 
 pub mod apply;
 pub mod artifact;
 pub mod build;
 pub mod clients;
+pub mod deletion;
 pub mod depends_on;
 pub mod error;
 pub mod health;

@@ -1,4 +1,5 @@
-//! The Kustomization reconcile, in Flux's order: check references (lockdown), resolve the
+//! The Kustomization reconcile, in Flux's order: finalize a deleted Kustomization
+//! ([`deletion`]) or make sure it has the finalizer, check references (lockdown), resolve the
 //! source artifact, check `dependsOn`, download and build (nothing is applied unless the whole
 //! build succeeded), apply in stages as the tenant, prune what left the inventory, wait for
 //! health within `timeout`, and report `inventory`, `lastAttemptedRevision` and
@@ -17,6 +18,7 @@ use super::apply::{Action, Applier};
 use super::artifact::ArtifactCache;
 use super::build::{self, Owner};
 use super::clients::Clients;
+use super::deletion;
 use super::depends_on;
 use super::error::Error;
 use super::health_wait::{self, Target};
@@ -30,11 +32,15 @@ use crate::api::{GitRepository, Kustomization};
 use crate::inventory::{self, InventoryObject};
 use crate::notification::event::{COMMIT_STATUS, REVISION};
 use crate::notification::{Event, InvolvedObject, Notifier, Severity};
+use crate::runtime::finalizer;
 use crate::runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 use crate::substitute::Variables;
 
 /// The shortest `timeout` Flux derives from `interval`.
 const MIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How soon a source or dependency that is not ready yet is looked at again (Flux's
+/// `--requeue-dependency` default).
+const REQUEUE_DEPENDENCY: Duration = Duration::from_secs(30);
 
 /// What the Kustomization reconciler keeps between reconciles.
 pub struct KustomizationState {
@@ -60,8 +66,19 @@ impl Reconcilable for Kustomization {
         parse_go_duration(&self.spec.interval).unwrap_or(Duration::from_secs(600))
     }
 
+    /// `spec.suspend`, except while being deleted: the finalizer must still be removed.
     fn suspended(&self) -> bool {
-        self.spec.suspend
+        self.spec.suspend && !finalizer::is_deleting(self)
+    }
+
+    /// `spec.retryInterval`, else `spec.interval` (Flux's `GetRetryInterval`).
+    fn retry_interval(&self) -> Option<Duration> {
+        let retry = self.spec.retry_interval.as_deref();
+        Some(
+            retry
+                .and_then(|text| parse_go_duration(text).ok())
+                .unwrap_or_else(|| self.interval()),
+        )
     }
 }
 
@@ -82,8 +99,17 @@ pub async fn reconcile(
     kustomization: Arc<Kustomization>,
     context: Arc<Context<KustomizationState>>,
 ) -> Reconciled<Error> {
+    if finalizer::is_deleting(kustomization.as_ref()) {
+        return reconciled(deletion::finalize(&kustomization, &context.state).await);
+    }
     let mut progress = Progress::default();
-    let result = reconcile_revision(&kustomization, &context.state, &mut progress).await;
+    let result = match finalizer::set_finalizer(&context.client, kustomization.as_ref(), true).await
+    {
+        Ok(()) => reconcile_revision(&kustomization, &context.state, &mut progress).await,
+        Err(e) => Err(Error::ReconciliationFailed(format!(
+            "adding the finalizer: {e}"
+        ))),
+    };
     if let Err(error) = &result {
         tracing::info!(name = %kustomization.name_any(), namespace = ?kustomization.namespace(), %error, "reconcile failed");
     }
@@ -106,7 +132,19 @@ pub async fn reconcile(
             false,
         );
     }
-    Reconciled::from_result(result).with_status(&progress)
+    reconciled(result).with_status(&progress)
+}
+
+/// The reconcile's result for the runtime: a source or dependency that is not ready yet is
+/// looked at again after [`REQUEUE_DEPENDENCY`], any other failure after the retry interval
+/// (as Flux's kustomize-controller).
+fn reconciled(result: Result<String, Error>) -> Reconciled<Error> {
+    match result {
+        Err(error @ (Error::SourceNotReady(_) | Error::DependencyNotReady(_))) => {
+            Reconciled::failed_retrying_after(error, REQUEUE_DEPENDENCY)
+        }
+        other => Reconciled::from_result(other),
+    }
 }
 
 async fn reconcile_revision(
@@ -432,5 +470,52 @@ fn health_targets(
 fn log_changes(name: &str, actions: &[(String, Action)]) {
     for (object, action) in actions.iter().filter(|(_, a)| *a != Action::Unchanged) {
         tracing::info!(kustomization = %name, %object, ?action, "applied");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kustomization(retry_interval: Option<&str>) -> Kustomization {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "kustomize.sluice.dev/v1", "kind": "Kustomization",
+            "metadata": {"name": "apps", "namespace": "flux"},
+            "spec": {"interval": "10m", "retryInterval": retry_interval, "prune": true,
+                "sourceRef": {"kind": "GitRepository", "name": "fleet"}},
+        }))
+        .unwrap()
+    }
+
+    fn next(kustomization: &Kustomization, result: Result<String, Error>) -> Option<Duration> {
+        reconciled(result).next_reconcile(
+            kustomization.interval(),
+            kustomization.retry_interval(),
+            Duration::from_secs(1),
+        )
+    }
+
+    #[test]
+    fn a_failure_is_retried_at_the_retry_interval_defaulting_to_the_interval() {
+        let failed = || Err(Error::HealthCheckFailed("Deployment/flux/web".into()));
+        let with_retry = kustomization(Some("2m"));
+        assert_eq!(next(&with_retry, failed()), Some(Duration::from_secs(120)));
+        let without = kustomization(None);
+        assert_eq!(next(&without, failed()), Some(Duration::from_secs(600)));
+        assert_eq!(
+            next(&with_retry, Ok("applied".into())),
+            Some(Duration::from_secs(600))
+        );
+    }
+
+    #[test]
+    fn sources_and_dependencies_not_ready_are_checked_again_soon_and_bad_specs_never() {
+        let with_retry = kustomization(Some("2m"));
+        let source = Err(Error::SourceNotReady("no artifact".into()));
+        assert_eq!(next(&with_retry, source), Some(REQUEUE_DEPENDENCY));
+        let dependency = Err(Error::DependencyNotReady("infra".into()));
+        assert_eq!(next(&with_retry, dependency), Some(REQUEUE_DEPENDENCY));
+        let invalid = Err(Error::InvalidSpec("interval".into()));
+        assert_eq!(next(&with_retry, invalid), None);
     }
 }

@@ -16,9 +16,12 @@ use serde_json::json;
 use crate::api::{GitRepository, Kustomization};
 use crate::runtime::REQUESTED_AT_ANNOTATION;
 
+/// The latest artifact revision (if any) of each GitRepository, by (namespace, name).
+type RevisionMap = HashMap<(String, String), Option<String>>;
+
 /// The latest artifact revision of each GitRepository, by (namespace, name).
 #[derive(Clone, Default)]
-pub struct SourceRevisions(Arc<Mutex<HashMap<(String, String), Option<String>>>>);
+pub struct SourceRevisions(Arc<Mutex<RevisionMap>>);
 
 impl SourceRevisions {
     /// The latest known revision of `namespace/name`, if any.

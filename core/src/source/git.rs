@@ -243,10 +243,17 @@ fn collect_files(
     Ok(())
 }
 
-/// Maps a gix error into [`Error::Git`] for `operation`.
-fn git<E: std::fmt::Display>(operation: &'static str) -> impl Fn(E) -> Error {
-    move |error| Error::Git {
-        operation,
-        message: error.to_string(),
+/// Maps a gix error into [`Error::Git`] for `operation`, its message followed by those of the
+/// errors that caused it (gix's top-level messages, e.g. "Transport handshake failed", do not
+/// say why).
+fn git<E: std::error::Error>(operation: &'static str) -> impl Fn(E) -> Error {
+    move |error| {
+        let mut message = error.to_string();
+        let mut cause = error.source();
+        while let Some(inner) = cause {
+            message.push_str(&format!(": {inner}"));
+            cause = inner.source();
+        }
+        Error::Git { operation, message }
     }
 }

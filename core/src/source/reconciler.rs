@@ -1,4 +1,5 @@
-//! The GitRepository reconciler: read the credentials Secret of the object's own namespace,
+//! The GitRepository reconciler: keep the finalizer (a deleted GitRepository's artifacts are
+//! removed from storage, then the finalizer), read the credentials Secret of the object's own namespace,
 //! fetch the ref (skipped when the remote head has not moved and the artifact is still on
 //! disk), build the reproducible tarball, store it and report `status.artifact` with Flux's
 //! revision, digest, size, time and URL.
@@ -21,6 +22,7 @@ use super::reference::{RefSelector, Resolved};
 use super::storage::Storage;
 use crate::api::duration::parse_go_duration;
 use crate::api::git_repository::{Artifact, GitRepository};
+use crate::runtime::finalizer;
 use crate::runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
 /// Flux's default Git operation timeout.
@@ -54,9 +56,12 @@ pub enum Error {
     /// The tarball could not be built.
     #[error("failed to build the artifact: {0}")]
     BuildFailed(#[from] archive::Error),
-    /// The tarball could not be written.
+    /// The tarball could not be written, or the artifacts of a deleted object removed.
     #[error("failed to store the artifact: {0}")]
     StorageOperationFailed(#[from] std::io::Error),
+    /// The finalizer could not be added or removed.
+    #[error("failed to update the finalizer: {0}")]
+    Finalizer(kube::Error),
 }
 
 impl ReconcileError for Error {
@@ -66,7 +71,7 @@ impl ReconcileError for Error {
             Error::AuthenticationFailed { .. } => "AuthenticationFailed",
             Error::GitOperationFailed(_) => "GitOperationFailed",
             Error::BuildFailed(_) => "BuildFailed",
-            Error::StorageOperationFailed(_) => "StorageOperationFailed",
+            Error::StorageOperationFailed(_) | Error::Finalizer(_) => "StorageOperationFailed",
         }
         .into()
     }
@@ -81,8 +86,9 @@ impl Reconcilable for GitRepository {
         parse_go_duration(&self.spec.interval).unwrap_or(Duration::from_secs(60))
     }
 
+    /// `spec.suspend`, except while being deleted: the artifacts must still be removed.
     fn suspended(&self) -> bool {
-        self.spec.suspend
+        self.spec.suspend && !finalizer::is_deleting(self)
     }
 }
 
@@ -91,6 +97,16 @@ pub async fn reconcile(
     repository: Arc<GitRepository>,
     context: Arc<Context<SourceState>>,
 ) -> Reconciled<Error> {
+    if finalizer::is_deleting(repository.as_ref()) {
+        return match finalize(&repository, &context).await {
+            Ok(()) => Reconciled::ready("artifacts removed"),
+            Err(error) => Reconciled::failed(error),
+        };
+    }
+    let added = finalizer::set_finalizer(&context.client, repository.as_ref(), true).await;
+    if let Err(error) = added {
+        return Reconciled::failed(Error::Finalizer(error));
+    }
     match reconcile_artifact(&repository, &context).await {
         Ok((artifact, message)) => {
             let status = json!({"artifact": artifact, "observedIgnore": repository.spec.ignore});
@@ -98,6 +114,23 @@ pub async fn reconcile(
         }
         Err(error) => Reconciled::failed(error),
     }
+}
+
+/// Removes every artifact of a deleted GitRepository from storage, then its finalizer (Flux's
+/// `reconcileDelete`).
+async fn finalize(repository: &GitRepository, context: &Context<SourceState>) -> Result<(), Error> {
+    if !finalizer::has_finalizer(repository) {
+        return Ok(());
+    }
+    let namespace = repository.namespace().unwrap_or_default();
+    context
+        .state
+        .storage
+        .remove_object(&namespace, &repository.name_any())
+        .await?;
+    finalizer::set_finalizer(&context.client, repository, false)
+        .await
+        .map_err(Error::Finalizer)
 }
 
 async fn reconcile_artifact(

@@ -73,7 +73,7 @@ impl Storage {
                 artifacts.push((entry.metadata().await?.modified()?, path));
             }
         }
-        artifacts.sort_by(|a, b| b.0.cmp(&a.0));
+        artifacts.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
         for (_, stale) in artifacts.into_iter().skip(RETAINED - 1) {
             tokio::fs::remove_file(stale).await?;
         }
