@@ -21,6 +21,15 @@ use crate::{HarnessError, wait_until};
 /// How many kwok nodes [`LocalCluster::start`] registers.
 pub const NODES: usize = 3;
 
+/// Settings of a [`LocalCluster`] that differ from the components' defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClusterOptions {
+    /// kube-controller-manager's `--kube-api-qps` and `--kube-api-burst` (requests per second
+    /// and burst of each of its controllers' clients); `None` keeps its defaults, 20 and 30,
+    /// which cap how many Deployments per second its deployment controller can take in.
+    pub controller_manager_qps: Option<(u32, u32)>,
+}
+
 /// A running local control plane. Dropping it stops every process and deletes its folder.
 pub struct LocalCluster {
     processes: Vec<ManagedProcess>,
@@ -37,6 +46,13 @@ impl LocalCluster {
     /// Errors: a component is missing and cannot be built, does not start, or is not ready in
     /// time; the message carries the tail of its log.
     pub async fn start() -> Result<LocalCluster, HarnessError> {
+        Self::start_with(ClusterOptions::default()).await
+    }
+
+    /// [`LocalCluster::start`] with `options`.
+    ///
+    /// Errors: as [`LocalCluster::start`].
+    pub async fn start_with(options: ClusterOptions) -> Result<LocalCluster, HarnessError> {
         let apiserver_bin = go_tool("kubernetes", "kube-apiserver")?;
         let dir = tempfile::Builder::new()
             .prefix("sluice-cluster-")
@@ -55,7 +71,7 @@ impl LocalCluster {
         };
         let etcd_url = cluster.start_etcd()?;
         cluster.start_apiserver(&apiserver_bin, &etcd_url).await?;
-        cluster.start_controllers()?;
+        cluster.start_controllers(&options)?;
         cluster.start_kwok()?;
         cluster.register_nodes().await?;
         Ok(cluster)
@@ -236,7 +252,7 @@ impl LocalCluster {
         }
     }
 
-    fn start_controllers(&mut self) -> Result<(), HarnessError> {
+    fn start_controllers(&mut self, options: &ClusterOptions) -> Result<(), HarnessError> {
         let kubeconfig = format!("--kubeconfig={}", self.kubeconfig.display());
         let mut manager = Command::new(go_tool("kubernetes", "kube-controller-manager")?);
         manager
@@ -260,6 +276,11 @@ impl LocalCluster {
             .arg("--use-service-account-credentials=false")
             .arg("--controllers=*,-node-ipam-controller")
             .arg("--v=1");
+        if let Some((qps, burst)) = options.controller_manager_qps {
+            manager
+                .arg(format!("--kube-api-qps={qps}"))
+                .arg(format!("--kube-api-burst={burst}"));
+        }
         self.spawn("kube-controller-manager", manager)?;
         let mut scheduler = Command::new(go_tool("kubernetes", "kube-scheduler")?);
         scheduler

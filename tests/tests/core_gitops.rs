@@ -39,10 +39,22 @@ async fn git_repository(
     case: &str,
     url: &str,
 ) -> anyhow::Result<()> {
+    git_repository_with_secret(client, namespace, case, url, None).await
+}
+
+/// The GitRepository `fleet`, reading credentials from the Secret `secret` when given.
+async fn git_repository_with_secret(
+    client: &Client,
+    namespace: &str,
+    case: &str,
+    url: &str,
+    secret: Option<&str>,
+) -> anyhow::Result<()> {
+    let secret_ref = secret.map(|name| json!({"name": name}));
     let repository: GitRepository = serde_json::from_value(json!({
         "apiVersion": "source.sluice.dev/v1", "kind": "GitRepository",
         "metadata": {"name": "fleet", "namespace": namespace, "labels": {TEST_LABEL: case}},
-        "spec": {"url": url, "interval": "1h", "ref": {"branch": "main"}},
+        "spec": {"url": url, "interval": "1h", "ref": {"branch": "main"}, "secretRef": secret_ref},
     }))?;
     Api::<GitRepository>::namespaced(client.clone(), namespace)
         .create(&PostParams::default(), &repository)
@@ -80,16 +92,33 @@ async fn wait_ready(
     status: &str,
     message: &str,
 ) -> anyhow::Result<Kustomization> {
-    let what = format!("Kustomization {name} Ready={status} with '{message}'");
+    wait_condition(api, name, status, message, |k: &Kustomization| {
+        k.status.clone().map(|s| s.conditions).unwrap_or_default()
+    })
+    .await
+}
+
+/// Waits until the object `name` of `api` has a Ready condition (read by `conditions`) with
+/// `status` and `message` in its message; returns the object.
+async fn wait_condition<K>(
+    api: &Api<K>,
+    name: &str,
+    status: &str,
+    message: &str,
+    conditions: impl Fn(&K) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+) -> anyhow::Result<K>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let what = format!("{name} Ready={status} with '{message}'");
     let waited = wait_until(&what, TIMEOUT, || async {
-        let ks = api.get(name).await.map_err(harness("get"))?;
-        let conditions = ks.status.map(|s| s.conditions).unwrap_or_default();
-        Ok(conditions::find(&conditions, READY)
+        let object = api.get(name).await.map_err(harness("get"))?;
+        Ok(conditions::find(&conditions(&object), READY)
             .is_some_and(|c| c.status == status && c.message.contains(message)))
     })
     .await;
     let last = api.get(name).await?;
-    waited.map_err(|e| anyhow::anyhow!("{e}; last status: {:?}", last.status))?;
+    waited.map_err(|e| anyhow::anyhow!("{e}; last: {:?}", conditions(&last)))?;
     Ok(last)
 }
 
@@ -384,5 +413,158 @@ async fn health_checks_wait_for_ready_deployments_and_name_the_one_that_is_not()
     )?;
     request_reconcile(&client, case, "fleet").await?;
     wait_ready(&api, "bad", "True", &format!("main@sha1:{fixed}")).await?;
+    controller.stop().await
+}
+
+/// Waits until the GitRepository `fleet` has Ready=`status` with `message` in its message;
+/// returns it.
+async fn wait_source(
+    client: &Client,
+    namespace: &str,
+    status: &str,
+    message: &str,
+) -> anyhow::Result<GitRepository> {
+    let api: Api<GitRepository> = Api::namespaced(client.clone(), namespace);
+    wait_condition(&api, "fleet", status, message, |r: &GitRepository| {
+        r.status.clone().map(|s| s.conditions).unwrap_or_default()
+    })
+    .await
+}
+
+/// Waits until `api` has no object `name`.
+async fn wait_gone<K>(api: &Api<K>, name: &str) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    wait_until(&format!("{name} deleted"), TIMEOUT, || async {
+        Ok(api.get_opt(name).await.map_err(harness("get"))?.is_none())
+    })
+    .await?;
+    Ok(())
+}
+
+async fn create_secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    data: Value,
+) -> anyhow::Result<()> {
+    let secret: k8s_openapi::api::core::v1::Secret =
+        serde_json::from_value(json!({"metadata": {"name": name}, "stringData": data}))?;
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &secret)
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn deletion_collects_the_inventory_unless_suspended_and_removes_artifacts()
+-> anyhow::Result<()> {
+    let case = "gitops-finalize";
+    let (client, controller, servers, copy) = setup(case).await?;
+    let head = copy.commit(
+        &[
+            ("pruned/a.yaml", &config_map("a", "1")),
+            ("kept/k.yaml", &config_map("k", "1")),
+        ],
+        &[],
+        "two apps",
+    )?;
+    git_repository(&client, case, case, &servers.git_url("fleet.git")).await?;
+    for name in ["pruned", "kept"] {
+        let path = format!("./{name}");
+        kustomization(
+            &client,
+            case,
+            case,
+            name,
+            json!({"path": path, "targetNamespace": case}),
+        )
+        .await?;
+    }
+    let api: Api<Kustomization> = Api::namespaced(client.clone(), case);
+    let revision = format!("main@sha1:{head}");
+    for name in ["pruned", "kept"] {
+        let ready = wait_ready(&api, name, "True", &revision).await?;
+        assert_eq!(
+            ready.metadata.finalizers,
+            Some(vec!["finalizers.sluice.dev".to_string()])
+        );
+    }
+    let suspend = json!({"spec": {"suspend": true}});
+    api.patch("kept", &PatchParams::default(), &Patch::Merge(&suspend))
+        .await?;
+    let repositories: Api<GitRepository> = Api::namespaced(client.clone(), case);
+    let artifact = repositories
+        .get("fleet")
+        .await?
+        .status
+        .and_then(|s| s.artifact)
+        .expect("artifact");
+    assert_eq!(reqwest::get(&artifact.url).await?.status(), 200);
+
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), case);
+    api.delete("pruned", &Default::default()).await?;
+    api.delete("kept", &Default::default()).await?;
+    wait_gone(&api, "pruned").await?;
+    wait_gone(&api, "kept").await?;
+    assert!(
+        config_maps.get_opt("a").await?.is_none(),
+        "a was not pruned"
+    );
+    assert!(
+        config_maps.get_opt("k").await?.is_some(),
+        "k of the suspended one was pruned"
+    );
+
+    repositories.delete("fleet", &Default::default()).await?;
+    wait_gone(&repositories, "fleet").await?;
+    assert_eq!(reqwest::get(&artifact.url).await?.status(), 404);
+    controller.stop().await
+}
+
+/// gix (and so Sluice) never sends a password in clear text: over plain `http://` the
+/// credentials of the Secret are refused with a condition that says so, and nothing is stored.
+#[tokio::test]
+async fn a_source_over_plain_http_refuses_to_send_basic_credentials() -> anyhow::Result<()> {
+    let case = "gitops-http-auth";
+    let (client, controller, servers, copy) = setup(case).await?;
+    copy.commit(&[("app/a.yaml", &config_map("a", "1"))], &[], "one")?;
+    let data = json!({"username": "git", "password": "git"});
+    create_secret(&client, case, "basic", data).await?;
+    let url = servers.http_url("fleet.git");
+    git_repository_with_secret(&client, case, case, &url, Some("basic")).await?;
+    let refused = wait_source(&client, case, "False", "clear text").await?;
+    let status = refused.status.unwrap_or_default();
+    let ready = conditions::find(&status.conditions, READY)
+        .cloned()
+        .unwrap();
+    assert_eq!(ready.reason, "GitOperationFailed", "{}", ready.message);
+    assert!(status.artifact.is_none());
+    controller.stop().await
+}
+
+#[tokio::test]
+async fn a_source_over_ssh_uses_the_identity_and_known_hosts_of_its_secret() -> anyhow::Result<()> {
+    let case = "gitops-ssh-auth";
+    let (client, controller, servers, copy) = setup(case).await?;
+    let head = copy.commit(&[("app/a.yaml", &config_map("a", "1"))], &[], "one")?;
+    let sshd = sluice_tests::sshd::Sshd::start()?;
+    let identity = String::from_utf8(sshd.client_identity()?)?;
+    let data = json!({"identity": identity, "known_hosts": sshd.known_hosts()?});
+    create_secret(&client, case, "ssh", data).await?;
+    let url = sshd.url(&servers.repos().join("fleet.git"));
+    git_repository_with_secret(&client, case, case, &url, Some("ssh")).await?;
+    wait_source(&client, case, "True", &format!("main@sha1:{head}")).await?;
+    kustomization(
+        &client,
+        case,
+        case,
+        "app",
+        json!({"path": "./app", "targetNamespace": case}),
+    )
+    .await?;
+    let api: Api<Kustomization> = Api::namespaced(client.clone(), case);
+    wait_ready(&api, "app", "True", &format!("main@sha1:{head}")).await?;
     controller.stop().await
 }
