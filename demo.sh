@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export SLUICE_CACHE="${SLUICE_CACHE:-$HOME/.cache/sluice}"
 scripts/setup.sh
-exec cargo run --quiet --release -p sluice -- demo "$@"
+exec cargo run --release -p sluice -- demo "$@"
