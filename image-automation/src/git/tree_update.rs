@@ -170,3 +170,81 @@ fn apply_to_blobs(
     }
     Ok(update)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setters::policy::PolicyKey;
+    use gix::objs::tree::EntryKind;
+
+    const MARKED: &str = "image: app:1 # {\"$imagepolicy\": \"ns:app\"}\n";
+
+    fn policies() -> Policies {
+        Policies {
+            automation_namespace: None,
+            latest: [(
+                "ns:app".parse::<PolicyKey>().unwrap(),
+                Some("app:2".parse().unwrap()),
+            )]
+            .into(),
+        }
+    }
+
+    /// A bare repository holding one tree of `entries` (path, kind), each file `MARKED`.
+    fn repository(entries: &[(&str, EntryKind)]) -> (tempfile::TempDir, gix::Repository, ObjectId) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = gix::init_bare(dir.path()).unwrap();
+        let empty = repo
+            .write_object(gix::objs::Tree::empty())
+            .unwrap()
+            .detach();
+        let blob = repo.write_blob(MARKED).unwrap().detach();
+        let mut editor = repo.edit_tree(empty).unwrap();
+        for (path, kind) in entries {
+            editor.upsert(*path, *kind, blob).unwrap();
+        }
+        let tree = editor.write().unwrap().detach();
+        (dir, repo, tree)
+    }
+
+    fn paths(update: &TreeUpdate) -> Vec<String> {
+        update
+            .changed_files()
+            .map(|(path, _)| path.display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn screens_the_tree_under_the_update_path_like_a_checkout() {
+        let (_dir, repo, tree) = repository(&[
+            ("apps/a.yaml", EntryKind::Blob),
+            ("apps/sub/run", EntryKind::BlobExecutable),
+            ("apps/.hidden/b.yaml", EntryKind::Blob),
+            ("apps/notes.txt", EntryKind::Blob),
+            ("apps/link.yaml", EntryKind::Link),
+            ("other/c.yaml", EntryKind::Blob),
+        ]);
+        let update = update_git_tree(&repo, tree, Path::new("./apps"), &policies()).unwrap();
+        assert_eq!(paths(&update), ["a.yaml", "sub/run"]);
+        assert_eq!(
+            update.files[Path::new("a.yaml")].text,
+            MARKED.replace("app:1", "app:2")
+        );
+        let whole = update_git_tree(&repo, tree, Path::new(""), &policies()).unwrap();
+        assert_eq!(
+            paths(&whole),
+            ["apps/a.yaml", "apps/sub/run", "other/c.yaml"]
+        );
+    }
+
+    #[test]
+    fn a_file_update_path_reads_that_file_and_an_absent_one_is_an_error() {
+        let (_dir, repo, tree) = repository(&[("apps/a.yaml", EntryKind::Blob)]);
+        let file = update_git_tree(&repo, tree, Path::new("apps/a.yaml"), &policies()).unwrap();
+        assert_eq!(paths(&file), [""]);
+        assert!(matches!(
+            update_git_tree(&repo, tree, Path::new("absent"), &policies()),
+            Err(TreeReadError::PathNotFound(path)) if path == "absent"
+        ));
+    }
+}
