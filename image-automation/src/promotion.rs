@@ -16,8 +16,9 @@ use crate::git::checkout_ref::CheckoutRef;
 use crate::git::commit::Author;
 use crate::git::push_target::PushTarget;
 use crate::setters::document::find_marked_scalars;
-use crate::setters::marker::{MARKER_TOKEN, SetterField};
+use crate::setters::marker::SetterField;
 use crate::setters::policy::{LatestImage, Policies, PolicyKey};
+use crate::setters::tree::holds_marker_token;
 
 /// [`StageGit`] with the setters and the automation run.
 #[derive(Clone, Copy, Debug, Default)]
@@ -71,10 +72,7 @@ fn read_marked_values(
         .display()
         .to_string();
     let bytes = std::fs::read(file).map_err(|error| format!("{shown}: {error}"))?;
-    if !bytes
-        .windows(MARKER_TOKEN.len())
-        .any(|w| w == MARKER_TOKEN.as_bytes())
-    {
+    if !holds_marker_token(&bytes) {
         return Ok(());
     }
     let text = String::from_utf8(bytes).map_err(|_| format!("{shown}: not UTF-8"))?;
