@@ -59,6 +59,44 @@ fn pull_request(gitea: &str, number: &str) -> Value {
     serde_json::from_str(&body).expect("Gitea answers JSON")
 }
 
+/// The (context, state) of every commit status Gitea holds for `sha`, newest first.
+fn commit_statuses(gitea: &str, sha: &str) -> Vec<(String, String)> {
+    let port: u16 = gitea
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    let path = format!("/api/v1/repos/sluice/podinfo/commits/{sha}/statuses?limit=50");
+    let (status, body) = sluice_tests::ports::http_get(port, &path).expect("Gitea answers");
+    assert_eq!(status, 200, "{body}");
+    let statuses: Vec<Value> = serde_json::from_str(&body).expect("Gitea answers JSON");
+    statuses
+        .iter()
+        .map(|s| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (text(&s["context"]), text(&s["status"]))
+        })
+        .collect()
+}
+
+/// Waits up to 30 s until a status whose context starts with `prefix` is `success` on `sha`.
+fn wait_for_success(gitea: &str, sha: &str, prefix: &str) {
+    for _ in 0..60 {
+        let statuses = commit_statuses(gitea, sha);
+        if statuses
+            .iter()
+            .any(|(context, state)| context.starts_with(prefix) && state == "success")
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!(
+        "no success status {prefix}… on {sha}: {:?}",
+        commit_statuses(gitea, sha)
+    );
+}
+
 fn row<'a>(summary: &'a Value, stage: &str) -> &'a Value {
     summary["rows"]
         .as_array()
@@ -164,6 +202,14 @@ async fn the_demo_runs_every_stage_and_down_stops_everything() {
         (to_qa["merged"].as_bool(), to_qa["base"]["ref"].as_str()),
         (Some(true), Some("main"))
     );
+    let merge = applied.rsplit(':').next().unwrap_or_default();
+    for prefix in [
+        "kustomization/podinfo-dev/",
+        "kustomization/podinfo-qa/",
+        "canary/podinfo-qa/",
+    ] {
+        wait_for_success(gitea, merge, prefix);
+    }
     let to_prod = pull_request(
         gitea,
         row(&summary, "prod PR")["revision"].as_str().unwrap(),
