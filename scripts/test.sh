@@ -3,5 +3,7 @@
 # suite of the workspace against real servers started on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The same cache as ./demo.sh, so that the Go components are built once for both.
+export SLUICE_CACHE="${SLUICE_CACHE:-$HOME/.cache/sluice}"
 scripts/setup.sh
 cargo test --workspace --locked
