@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use sluice_core::api::{GitRepository, Kustomization};
@@ -27,6 +28,9 @@ const NAMESPACE: &str = "bench";
 /// change. Its default, 20, lets its deployment controller take in about 5 Deployments per
 /// second, which then bounds the benchmark whatever the GitOps controller does.
 const KCM_QPS: u32 = 200;
+/// How many creations of Kustomizations are in flight at once, so that creating 1,000 one after
+/// the other on a loaded machine does not bound the measured time.
+const CREATORS: usize = 8;
 
 const APP: &str = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  greeting: hello\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  clusterIP: None\n  selector:\n    app: app\n  ports:\n  - port: 80\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 0\n  selector:\n    matchLabels:\n      app: app\n  template:\n    metadata:\n      labels:\n        app: app\n    spec:\n      serviceAccountName: app\n      containers:\n      - name: app\n        image: ghcr.io/stefanprodan/podinfo:6.5.0\n";
 
@@ -121,18 +125,18 @@ async fn bench() -> anyhow::Result<()> {
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), NAMESPACE);
     let requests_before = api_requests(&client).await?;
     let started = Instant::now();
-    for index in 0..count {
-        let object: Kustomization = serde_json::from_value(json!({
-            "apiVersion": "kustomize.sluice.dev/v1", "kind": "Kustomization",
-            "metadata": {"name": format!("app-{index}"), "namespace": NAMESPACE},
-            "spec": {"interval": "60m", "prune": true, "wait": true, "timeout": "5m", "path": "./app",
-                "namePrefix": format!("app-{index}-"), "targetNamespace": NAMESPACE,
-                "sourceRef": {"kind": "GitRepository", "name": "apps"}},
-        }))?;
-        kustomizations
-            .create(&PostParams::default(), &object)
-            .await?;
-    }
+    futures::stream::iter(0..count)
+        .map(|index| {
+            let api = kustomizations.clone();
+            async move {
+                let object = app_kustomization(index)?;
+                api.create(&PostParams::default(), &object).await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(CREATORS)
+        .try_collect::<Vec<()>>()
+        .await?;
     let created = started.elapsed();
     let mut ready = 0;
     while ready < count {
@@ -172,6 +176,17 @@ async fn bench() -> anyhow::Result<()> {
         requests / count as f64
     );
     Ok(())
+}
+
+/// The Kustomization `app-<index>`: the app under its own name prefix, waited for.
+fn app_kustomization(index: usize) -> anyhow::Result<Kustomization> {
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "kustomize.sluice.dev/v1", "kind": "Kustomization",
+        "metadata": {"name": format!("app-{index}"), "namespace": NAMESPACE},
+        "spec": {"interval": "60m", "prune": true, "wait": true, "timeout": "5m", "path": "./app",
+            "namePrefix": format!("app-{index}-"), "targetNamespace": NAMESPACE,
+            "sourceRef": {"kind": "GitRepository", "name": "apps"}},
+    }))?)
 }
 
 /// How many Kustomizations are Ready at their generation, listed 100 at a time (so that the
