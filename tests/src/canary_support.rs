@@ -1,11 +1,13 @@
 //! Servers the canary suites control: a Prometheus exporter whose series values the test sets,
 //! and a webhook receiver whose answer (200, 403, ...) per hook the test sets and whose calls it
-//! counts; plus the Gateway API HTTPRoute CRD in a reduced form (the real `spec` is kept as
-//! unknown fields, and its lists are atomic for server-side apply, as in the real CRD).
+//! counts; a second Prometheus that answers only Basic auth (its own `--web.config.file`); plus
+//! the Gateway API HTTPRoute CRD in a reduced form (the real `spec` is kept as unknown fields, and
+//! its lists are atomic for server-side apply, as in the real CRD).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -15,6 +17,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use serde_json::json;
 
 use crate::HarnessError;
+use crate::binaries::system_program;
+use crate::ports::{free_port, http_get, wait_for};
+use crate::process::{ManagedProcess, spawn};
 
 /// Series (`name{labels}`) to their current value.
 type Series = Arc<Mutex<BTreeMap<String, f64>>>;
@@ -61,6 +66,72 @@ async fn serve_metrics(State(series): State<Series>) -> String {
         .iter()
         .map(|(name, value)| format!("{name} {value}\n"))
         .collect()
+}
+
+/// The Debian Prometheus behind its own Basic auth (`basic_auth_users` in `--web.config.file`,
+/// a bcrypt hash from `htpasswd`), scraping one target every second; stopped on drop.
+pub struct GuardedPrometheus {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    _process: ManagedProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl GuardedPrometheus {
+    /// Starts Prometheus scraping `target` (`host:port`), accepting only `username` and
+    /// `password`, and waits until it listens (it answers 401 without credentials).
+    ///
+    /// Errors: `prometheus` or `htpasswd` is not installed, or it did not listen within 30 s.
+    pub fn start(target: &str, username: &str, password: &str) -> Result<Self, HarnessError> {
+        let io_error = |what: &str| {
+            let what = what.to_owned();
+            move |source| HarnessError::Io { what, source }
+        };
+        let dir = tempfile::tempdir().map_err(io_error("creating the Prometheus folder"))?;
+        let htpasswd = std::process::Command::new(system_program("htpasswd", "apache2-utils")?)
+            .args(["-nbB", username, password])
+            .output()
+            .map_err(io_error("running htpasswd"))?;
+        let line = String::from_utf8_lossy(&htpasswd.stdout);
+        let hash = line.trim().split_once(':').map_or("", |(_, hash)| hash);
+        let files = [
+            (
+                "web.yml",
+                format!("basic_auth_users:\n  {username}: '{hash}'\n"),
+            ),
+            (
+                "prometheus.yml",
+                format!(
+                    "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: test\n    static_configs:\n      - targets: [\"{target}\"]\n"
+                ),
+            ),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).map_err(io_error(name))?;
+        }
+        let port = free_port()?;
+        let mut command = std::process::Command::new(system_program("prometheus", "prometheus")?);
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        command.args([
+            format!("--config.file={}", path("prometheus.yml")),
+            format!("--web.config.file={}", path("web.yml")),
+            format!("--storage.tsdb.path={}", path("data")),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ]);
+        let mut process = spawn("prometheus", command, &dir.path().join("prometheus.log"))?;
+        let listening = || http_get(port, "/-/ready").is_some_and(|(status, _)| status == 401);
+        wait_for(
+            &mut process,
+            "Prometheus 401 on /-/ready",
+            Duration::from_secs(30),
+            listening,
+        )?;
+        Ok(Self {
+            url: format!("http://127.0.0.1:{port}"),
+            _process: process,
+            _dir: dir,
+        })
+    }
 }
 
 /// Answers and call counts per hook name.

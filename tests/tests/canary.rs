@@ -15,11 +15,12 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use sluice_canary::api::{Canary, CanaryPhase, CanaryStatus, MetricTemplate};
 use sluice_canary::caches::http_route_resource;
+use sluice_canary::credentials::Credentials;
 use sluice_canary::revert::FINALIZER;
 use sluice_canary::settings::Settings;
 use sluice_core::runtime::conditions::{self, READY};
 use sluice_core::runtime::{Runtime, RuntimeOptions};
-use sluice_tests::canary_support::{Exporter, WebhookReceiver, http_route_crd};
+use sluice_tests::canary_support::{Exporter, GuardedPrometheus, WebhookReceiver, http_route_crd};
 use sluice_tests::prometheus::Prometheus;
 use sluice_tests::{HarnessError, LocalCluster, wait_until};
 
@@ -156,6 +157,31 @@ impl Harness {
         }))?;
         self.api::<MetricTemplate>()
             .create(&PostParams::default(), &template)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates the Secret `secret` holding `string_data` and makes the MetricTemplate `template`
+    /// authenticate with it (`spec.provider.secretRef`).
+    async fn authenticate_template(
+        &self,
+        template: &str,
+        secret: &str,
+        string_data: Value,
+    ) -> anyhow::Result<()> {
+        let object: Secret = serde_json::from_value(
+            json!({"metadata": {"name": secret}, "stringData": string_data}),
+        )?;
+        self.api::<Secret>()
+            .create(&PostParams::default(), &object)
+            .await?;
+        let secret_ref = json!({"spec": {"provider": {"secretRef": {"name": secret}}}});
+        self.api::<MetricTemplate>()
+            .patch(
+                template,
+                &PatchParams::default(),
+                &Patch::Merge(&secret_ref),
+            )
             .await?;
         Ok(())
     }
@@ -549,24 +575,11 @@ async fn bad_input_gives_a_clear_reason_and_the_primary_keeps_serving() -> anyho
     harness
         .create_template("unreachable", Some("http://127.0.0.1:1"), ERROR_RATE_QUERY)
         .await?;
-    let no_password: Secret = serde_json::from_value(
-        json!({"metadata": {"name": "prom-auth"}, "stringData": {"username": "admin"}}),
-    )?;
-    harness
-        .api::<Secret>()
-        .create(&PostParams::default(), &no_password)
-        .await?;
     harness
         .create_template("no-credentials", None, ERROR_RATE_QUERY)
         .await?;
-    let secret_ref = json!({"spec": {"provider": {"secretRef": {"name": "prom-auth"}}}});
     harness
-        .api::<MetricTemplate>()
-        .patch(
-            "no-credentials",
-            &PatchParams::default(),
-            &Patch::Merge(&secret_ref),
-        )
+        .authenticate_template("no-credentials", "prom-auth", json!({"username": "admin"}))
         .await?;
     let cases = [
         ("invalid-promql", json!([]), "parse error"),
@@ -790,5 +803,68 @@ async fn a_deleted_canary_with_revert_on_deletion_gives_the_traffic_back_to_the_
         "the route sends everything to the apex Service"
     );
     assert!(route["metadata"]["ownerReferences"].is_null());
+    Ok(())
+}
+
+#[tokio::test]
+async fn metric_checks_authenticate_to_a_prometheus_behind_basic_auth() -> anyhow::Result<()> {
+    let harness = Harness::start("canary-basic-auth").await?;
+    let guarded = GuardedPrometheus::start(&harness.exporter.address, "sluice", "s3cret")?;
+    let client = sluice_canary::prometheus::Prometheus::new()?;
+    let basic = Credentials::Basic {
+        username: "sluice".into(),
+        password: "s3cret".into(),
+    };
+    let header = basic.authorization().map_err(anyhow::Error::msg)?;
+    let no_headers = BTreeMap::new();
+    let query = |authorization: Option<_>| {
+        client.instant_value(&guarded.url, &no_headers, authorization, "vector(1)")
+    };
+    wait_until("the guarded Prometheus answers", TIMEOUT, || async {
+        Ok(query(Some(header.clone())).await.is_ok())
+    })
+    .await?;
+    assert!(
+        query(None).await.is_err(),
+        "without credentials Prometheus refuses the query (401)"
+    );
+
+    harness
+        .create_template("error-rate", Some(&guarded.url), ERROR_RATE_QUERY)
+        .await?;
+    let login = json!({"username": "sluice", "password": "s3cret"});
+    harness
+        .authenticate_template("error-rate", "prom-basic", login)
+        .await?;
+    harness.set_error_rate("podinfo", 0.0);
+    harness.create_target("podinfo", "podinfo:1").await?;
+    harness
+        .create_canary("podinfo", "podinfo", analysis("1s", 2, json!([])))
+        .await?;
+    harness
+        .wait_for_phase("podinfo", CanaryPhase::Initialized)
+        .await?;
+    let scraped = r#"canary_errors{target="podinfo"}"#;
+    wait_until(
+        "the guarded Prometheus scraped the exporter",
+        TIMEOUT,
+        || async {
+            let value = client
+                .instant_value(
+                    &guarded.url,
+                    &BTreeMap::new(),
+                    Some(header.clone()),
+                    scraped,
+                )
+                .await;
+            Ok(matches!(value, Ok(Some(_))))
+        },
+    )
+    .await?;
+    harness.set_image("podinfo", "podinfo:2").await?;
+    let status = harness
+        .wait_for_phase("podinfo", CanaryPhase::Succeeded)
+        .await?;
+    assert_eq!(status.failed_checks, 0, "every check was answered");
     Ok(())
 }
