@@ -100,7 +100,8 @@ pub async fn reconcile(
     context: Arc<Context<KustomizationState>>,
 ) -> Reconciled<Error> {
     if finalizer::is_deleting(kustomization.as_ref()) {
-        return reconciled(deletion::finalize(&kustomization, &context.state).await);
+        let finalized = deletion::finalize(&kustomization, &context.state).await;
+        return reconciled(finalized, retry_interval(&kustomization));
     }
     let mut progress = Progress::default();
     let result = match finalizer::set_finalizer(&context.client, kustomization.as_ref(), true).await
@@ -132,16 +133,22 @@ pub async fn reconcile(
             false,
         );
     }
-    reconciled(result).with_status(&progress)
+    reconciled(result, retry_interval(&kustomization)).with_status(&progress)
+}
+
+fn retry_interval(kustomization: &Kustomization) -> Duration {
+    kustomization
+        .retry_interval()
+        .unwrap_or_else(|| kustomization.interval())
 }
 
 /// The reconcile's result for the runtime: a source or dependency that is not ready yet is
-/// looked at again after [`REQUEUE_DEPENDENCY`], any other failure after the retry interval
-/// (as Flux's kustomize-controller).
-fn reconciled(result: Result<String, Error>) -> Reconciled<Error> {
+/// looked at again after [`REQUEUE_DEPENDENCY`] (as Flux's kustomize-controller) or the
+/// shorter `retry_interval`, any other failure after the retry interval.
+fn reconciled(result: Result<String, Error>, retry_interval: Duration) -> Reconciled<Error> {
     match result {
         Err(error @ (Error::SourceNotReady(_) | Error::DependencyNotReady(_))) => {
-            Reconciled::failed_retrying_after(error, REQUEUE_DEPENDENCY)
+            Reconciled::failed_retrying_after(error, REQUEUE_DEPENDENCY.min(retry_interval))
         }
         other => Reconciled::from_result(other),
     }
@@ -488,7 +495,7 @@ mod tests {
     }
 
     fn next(kustomization: &Kustomization, result: Result<String, Error>) -> Option<Duration> {
-        reconciled(result).next_reconcile(
+        reconciled(result, retry_interval(kustomization)).next_reconcile(
             kustomization.interval(),
             kustomization.retry_interval(),
             Duration::from_secs(1),
@@ -517,5 +524,8 @@ mod tests {
         assert_eq!(next(&with_retry, dependency), Some(REQUEUE_DEPENDENCY));
         let invalid = Err(Error::InvalidSpec("interval".into()));
         assert_eq!(next(&with_retry, invalid), None);
+        let quick = kustomization(Some("5s"));
+        let source = Err(Error::SourceNotReady("no artifact".into()));
+        assert_eq!(next(&quick, source), Some(Duration::from_secs(5)));
     }
 }
