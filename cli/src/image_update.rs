@@ -71,6 +71,7 @@ pub fn policies_from(sets: Vec<(PolicyKey, LatestImage)>) -> anyhow::Result<Poli
     Ok(Policies {
         automation_namespace: None,
         latest,
+        images_entries: Default::default(),
     })
 }
 

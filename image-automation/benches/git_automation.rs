@@ -114,6 +114,7 @@ fn request(work_dir: &Path, url: &str, tag: &str) -> anyhow::Result<RunRequest> 
                 Some(format!("ghcr.io/org/app:{tag}").parse()?),
             )]
             .into(),
+            images_entries: Default::default(),
         },
         author: Author {
             name: "Sluice".into(),

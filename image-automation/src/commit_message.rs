@@ -192,6 +192,7 @@ mod tests {
                 Some("ghcr.io/org/app:2.0.0".parse().unwrap()),
             )]
             .into(),
+            images_entries: Default::default(),
         };
         let text = "kind: Deployment\nmetadata:\n  name: web\n  namespace: apps\nspec:\n  image: ghcr.io/org/app:1.0.0 # {\"$imagepolicy\": \"flux-system:app\"}\n  tag: 1.0.0 # {\"$imagepolicy\": \"flux-system:app:tag\"}\n";
         let files = [(

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sluice_core::promotion::stage_git::{PromotionWrite, PromotionWritten, StageGit};
+use sluice_core::promotion::stage_git::{
+    ImageLocation, PromotionWrite, PromotionWritten, StageGit,
+};
 use walkdir::WalkDir;
 
 use crate::git::auth::GitAuth;
@@ -15,9 +17,9 @@ use crate::git::automation_run::{MessageSpec, RunRequest, run_automation};
 use crate::git::checkout_ref::CheckoutRef;
 use crate::git::commit::Author;
 use crate::git::push_target::PushTarget;
-use crate::setters::document::find_marked_scalars;
 use crate::setters::marker::SetterField;
 use crate::setters::policy::{LatestImage, Policies, PolicyKey};
+use crate::setters::rewrite::setter_targets;
 use crate::setters::tree::holds_marker_token;
 
 /// [`StageGit`] with the setters and the automation run.
@@ -25,19 +27,14 @@ use crate::setters::tree::holds_marker_token;
 pub struct SetterStageGit;
 
 impl StageGit for SetterStageGit {
-    fn stage_image(
-        &self,
-        root: &Path,
-        path: Option<&str>,
-        policy: &str,
-    ) -> Result<Option<String>, String> {
-        let key: PolicyKey = policy.parse().map_err(|e| format!("{e}"))?;
-        let folder = root.join(path.unwrap_or(""));
+    fn stage_image(&self, root: &Path, location: &ImageLocation) -> Result<Option<String>, String> {
+        let target = Target::of(location)?;
         let mut parts = BTreeMap::new();
-        for entry in WalkDir::new(&folder).sort_by_file_name() {
+        let walk = WalkDir::new(root.join(target.path.as_deref().unwrap_or("")));
+        for entry in walk.sort_by_file_name() {
             let entry = entry.map_err(|error| error.to_string())?;
             if entry.file_type().is_file() {
-                read_marked_values(entry.path(), root, &key, &mut parts)?;
+                read_marked_values(entry.path(), root, &target, &mut parts)?;
             }
         }
         Ok(compose(&parts))
@@ -56,14 +53,51 @@ impl StageGit for SetterStageGit {
     }
 }
 
-/// Adds the values of `key`'s markers in `file` to `parts` (one value per setter field).
+/// A location as the setters see it: the update path, the policy, and the `images:` entry that
+/// stands for its markers (none for markers proper).
+struct Target {
+    path: Option<String>,
+    key: PolicyKey,
+    policies: Policies,
+}
+
+impl Target {
+    /// Errors: a marker policy that is not `NAMESPACE:NAME`.
+    fn of(location: &ImageLocation) -> Result<Target, String> {
+        Ok(match location {
+            ImageLocation::Markers { path, policy } => Target {
+                path: path.clone(),
+                key: policy.parse().map_err(|e| format!("{e}"))?,
+                policies: Policies::default(),
+            },
+            ImageLocation::ImagesEntry { file, name } => {
+                // Not a namespace name (it has a dot), so no real marker can name this policy.
+                let key = PolicyKey {
+                    namespace: "kustomize.images".into(),
+                    name: name.clone(),
+                };
+                Target {
+                    path: Some(file.clone()),
+                    policies: Policies {
+                        images_entries: BTreeMap::from([(name.clone(), key.clone())]),
+                        ..Policies::default()
+                    },
+                    key,
+                }
+            }
+        })
+    }
+}
+
+/// Adds the values the target's markers (or `images:` entry) hold in `file` to `parts` (one
+/// value per setter field).
 ///
-/// Errors: the file holds the marker token but cannot be read or parsed, or two markers of the
-/// same field disagree; the message names the file.
+/// Errors: the file cannot be read or parsed, or two markers of the same field disagree; the
+/// message names the file.
 fn read_marked_values(
     file: &Path,
     root: &Path,
-    key: &PolicyKey,
+    target: &Target,
     parts: &mut BTreeMap<SetterField, String>,
 ) -> Result<(), String> {
     let shown = file
@@ -72,14 +106,15 @@ fn read_marked_values(
         .display()
         .to_string();
     let bytes = std::fs::read(file).map_err(|error| format!("{shown}: {error}"))?;
-    if !holds_marker_token(&bytes) {
+    if !holds_marker_token(&bytes) && target.policies.images_entries.is_empty() {
         return Ok(());
     }
     let text = String::from_utf8(bytes).map_err(|_| format!("{shown}: not UTF-8"))?;
-    let scalars = find_marked_scalars(&text).map_err(|error| format!("{shown}: {error}"))?;
+    let scalars =
+        setter_targets(&text, &target.policies).map_err(|error| format!("{shown}: {error}"))?;
     for scalar in scalars {
         let Ok(marker) = scalar.marker else { continue };
-        if &marker.policy != key {
+        if marker.policy != target.key {
             continue;
         }
         match parts.get(&marker.field) {
@@ -127,7 +162,7 @@ fn latest_image(image: &str) -> LatestImage {
 }
 
 fn run_request(write: &PromotionWrite) -> Result<RunRequest, String> {
-    let key: PolicyKey = write.policy.parse().map_err(|e| format!("{e}"))?;
+    let target = Target::of(&write.location)?;
     let auth = match &write.credentials {
         Some(data) => GitAuth::from_secret(&write.url, data).map_err(|e| e.to_string())?,
         None => GitAuth::Anonymous,
@@ -143,10 +178,10 @@ fn run_request(write: &PromotionWrite) -> Result<RunRequest, String> {
             refspec: None,
             options: BTreeMap::new(),
         },
-        update_path: write.path.clone(),
+        update_path: target.path,
         policies: Policies {
-            automation_namespace: None,
-            latest: BTreeMap::from([(key, Some(latest_image(&write.image)))]),
+            latest: BTreeMap::from([(target.key, Some(latest_image(&write.image)))]),
+            ..target.policies
         },
         author: Author {
             name: write.author.0.clone(),
@@ -191,15 +226,44 @@ mod tests {
         write_file(repo.path(), "overlays/qa/notes.txt", "no markers here\n");
         let git = SetterStageGit;
         assert_eq!(
-            git.stage_image(repo.path(), Some("overlays/dev"), "apps:podinfo"),
+            git.stage_image(repo.path(), &markers(Some("overlays/dev"), "apps:podinfo")),
             Ok(Some("reg/podinfo:6.5.1".into()))
         );
         assert_eq!(
-            git.stage_image(repo.path(), Some("overlays/qa"), "apps:podinfo"),
+            git.stage_image(repo.path(), &markers(Some("overlays/qa"), "apps:podinfo")),
             Ok(Some("6.5.0".into()))
         );
         assert_eq!(
-            git.stage_image(repo.path(), Some("overlays/qa"), "apps:other"),
+            git.stage_image(repo.path(), &markers(Some("overlays/qa"), "apps:other")),
+            Ok(None)
+        );
+    }
+
+    fn markers(path: Option<&str>, policy: &str) -> ImageLocation {
+        ImageLocation::Markers {
+            path: path.map(str::to_owned),
+            policy: policy.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_stage_image_is_read_from_a_kustomize_images_entry() {
+        let repo = tempfile::tempdir().unwrap();
+        write_file(
+            repo.path(),
+            "apps/prod/kustomization.yaml",
+            "images:\n- name: podinfo\n  newName: reg/podinfo\n  newTag: \"6.5.0\"\n",
+        );
+        let entry = |name: &str| ImageLocation::ImagesEntry {
+            file: "apps/prod/kustomization.yaml".into(),
+            name: name.into(),
+        };
+        assert_eq!(
+            SetterStageGit.stage_image(repo.path(), &entry("podinfo")),
+            Ok(Some("reg/podinfo:6.5.0".into()))
+        );
+        assert_eq!(
+            SetterStageGit.stage_image(repo.path(), &entry("other")),
             Ok(None)
         );
     }
@@ -218,7 +282,7 @@ mod tests {
             "image: reg/app:2 # {\"$imagepolicy\": \"apps:app\"}\n",
         );
         let error = SetterStageGit
-            .stage_image(repo.path(), None, "apps:app")
+            .stage_image(repo.path(), &markers(None, "apps:app"))
             .unwrap_err();
         assert!(error.contains("b.yaml"), "{error}");
     }

@@ -53,6 +53,7 @@ fn policies() -> Policies {
     Policies {
         automation_namespace: Some("automation-ns".to_owned()),
         latest,
+        images_entries: Default::default(),
     }
 }
 

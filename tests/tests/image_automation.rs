@@ -87,6 +87,7 @@ fn policies(namespace: &str, latest: &str) -> anyhow::Result<Policies> {
     Ok(Policies {
         automation_namespace: Some(namespace.into()),
         latest: [(key, Some(latest.parse()?))].into(),
+        images_entries: Default::default(),
     })
 }
 

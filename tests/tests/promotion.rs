@@ -112,7 +112,7 @@ fn repository_files(registry: &str) -> Vec<(String, String)> {
             "resources:\n- deployment.yaml\n".to_owned(),
         ),
     ];
-    for stage in ["dev", "qa", "prod"] {
+    for stage in ["dev", "qa"] {
         files.push((
             format!("{stage}/kustomization.yaml"),
             format!(
@@ -120,6 +120,11 @@ fn repository_files(registry: &str) -> Vec<(String, String)> {
             ),
         ));
     }
+    // prod names its image by the kustomize images entry alone, without a marker.
+    files.push((
+        "prod/kustomization.yaml".to_owned(),
+        format!("resources:\n- ../base\nimages:\n- name: {registry}/app\n  newTag: \"1.0.0\"\n"),
+    ));
     files
 }
 
@@ -135,6 +140,7 @@ fn clone(gitea: &Gitea, dir: &Path) -> anyhow::Result<()> {
 /// The tenant's objects: credentials, source, one Kustomization per stage, the image scan and
 /// policy, the automation of dev, the Provider and Alert for commit statuses, the Pipeline.
 async fn tenant(client: &Client, gitea: &Gitea, registry: &str) -> anyhow::Result<()> {
+    let entry = json!({"path": "prod/kustomization.yaml", "name": format!("{registry}/app")});
     for namespace in [NS, "promo-dev", "promo-qa", "promo-prod"] {
         create_namespace(client, namespace).await?;
     }
@@ -209,7 +215,9 @@ async fn tenant(client: &Client, gitea: &Gitea, registry: &str) -> anyhow::Resul
     create_from_json::<Pipeline>(client, NS, json!({
         "apiVersion": "promotion.sluice.dev/v1", "kind": "Pipeline", "metadata": {"name": "app"},
         "spec": {"sourceRef": {"name": "fleet"}, "providerRef": {"name": "gitea"}, "interval": "5s",
-                 "stages": [stage("dev", "auto"), stage("qa", "auto"), stage("prod", "manual")]},
+                 "stages": [stage("dev", "auto"), stage("qa", "auto"),
+                            {"name": "prod", "kustomizationRef": {"name": "prod"}, "approval": "manual",
+                             "image": {"kustomizeImage": entry}}]},
     }))
     .await?;
     Ok(())
@@ -293,6 +301,25 @@ async fn gitea_get(gitea: &Gitea, path: &str) -> Result<Value, HarnessError> {
         .json()
         .await
         .map_err(|error| harness("Gitea")(error.into()))
+}
+
+/// The text of `path` on branch `branch`.
+async fn gitea_raw(gitea: &Gitea, path: &str, branch: &str) -> anyhow::Result<String> {
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/repos/{USER}/{REPO}/raw/{path}?ref={}",
+            gitea.url,
+            branch.replace('/', "%2F")
+        ))
+        .header("Authorization", format!("token {}", gitea.token))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "raw {path}: {}",
+        response.status()
+    );
+    Ok(response.text().await?)
 }
 
 /// The pull requests (any state) whose head branch is `head`.
@@ -440,6 +467,12 @@ async fn an_image_moves_dev_to_qa_by_itself_and_waits_for_a_person_before_prod()
     assert_eq!(prod_pulls.len(), 1);
     assert_eq!(prod_pulls[0]["state"], "open");
     assert_eq!(prod_pulls[0]["title"], format!("Promote prod to 1.1.0"));
+    let promoted = gitea_raw(&gitea, "prod/kustomization.yaml", "sluice/promote/app/prod").await?;
+    assert_eq!(
+        promoted,
+        format!("resources:\n- ../base\nimages:\n- name: {address}/app\n  newTag: \"1.1.0\"\n"),
+        "only the entry's tag changed, in its own quoting"
+    );
     assert_eq!(
         deployed_image(&client, "promo-prod").await?.as_deref(),
         Some(old.as_str()),

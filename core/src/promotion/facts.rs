@@ -16,6 +16,7 @@ use super::observe::{
 };
 use super::plan::{Health, StageFacts};
 use super::reconciler::PipelineState;
+use super::stage_git::ImageLocation;
 use crate::api::git_repository::GitRepository;
 use crate::api::kustomization::Kustomization;
 use crate::api::pipeline::{ImageTarget, Pipeline, PullRequest, PullRequestState, Stage};
@@ -176,11 +177,11 @@ async fn stage_images(
     context: &Context<PipelineState>,
     artifact: &crate::api::git_repository::Artifact,
 ) -> Result<Vec<Option<String>>, PipelineError> {
-    let markers = pipeline
+    let locations = pipeline
         .spec
         .stages
         .iter()
-        .map(|stage| Ok((stage.path.clone(), policy_of(stage)?)))
+        .map(location_of)
         .collect::<Result<Vec<_>, PipelineError>>()?;
     std::fs::create_dir_all(&context.state.workdir)
         .map_err(|e| PipelineError::Images(e.to_string()))?;
@@ -194,9 +195,9 @@ async fn stage_images(
         .map_err(|error| PipelineError::Source(error.to_string()))?;
     let git = context.state.git.clone();
     tokio::task::spawn_blocking(move || {
-        markers
+        locations
             .iter()
-            .map(|(path, policy)| git.stage_image(scratch.path(), path.as_deref(), policy))
+            .map(|location| git.stage_image(scratch.path(), location))
             .collect::<Result<Vec<_>, String>>()
     })
     .await
@@ -205,17 +206,27 @@ async fn stage_images(
 }
 
 /// The setter policy a stage's image is marked with.
-fn policy_of(stage: &Stage) -> Result<String, PipelineError> {
-    let invalid = |message: String| PipelineError::InvalidStage {
-        stage: stage.name.clone(),
-        message,
-    };
-    match stage.image.target().map_err(|error| invalid(error.to_string()))? {
-        ImageTarget::Policy(policy) => Ok(policy.to_owned()),
-        ImageTarget::KustomizeImage(_) => Err(invalid(
-            "image.kustomizeImage is not supported yet; mark the images entry with a setter and use image.policy".into(),
-        )),
-    }
+/// Where `stage` writes its image.
+///
+/// Errors: [`PipelineError::InvalidStage`] when its `image` names no target or both.
+pub fn location_of(stage: &Stage) -> Result<ImageLocation, PipelineError> {
+    let target = stage
+        .image
+        .target()
+        .map_err(|error| PipelineError::InvalidStage {
+            stage: stage.name.clone(),
+            message: error.to_string(),
+        })?;
+    Ok(match target {
+        ImageTarget::Policy(policy) => ImageLocation::Markers {
+            path: stage.path.clone(),
+            policy: policy.to_owned(),
+        },
+        ImageTarget::KustomizeImage(entry) => ImageLocation::ImagesEntry {
+            file: entry.path.clone(),
+            name: entry.name.clone(),
+        },
+    })
 }
 
 /// Canary `name` (`None` when it does not exist) and its phase as the planner reads it:

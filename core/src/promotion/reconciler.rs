@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::error::PipelineError;
 use super::evidence::{Evidence, failure_comment};
-use super::facts::{Observed, observe};
+use super::facts::{Observed, location_of, observe};
 use super::plan::{Action, Plan, plan};
 use super::stage_git::{PromotionWrite, PromotionWritten, StageGit};
 use crate::api::duration::parse_go_duration;
@@ -223,8 +223,7 @@ async fn open_pull_request(
         credentials: observed.credentials.clone(),
         base_branch: observed.base_branch.clone(),
         head_branch: format!("sluice/promote/{}/{}", pipeline.name_any(), stages[to].name),
-        path: stages[to].path.clone(),
-        policy: stages[to].image.policy.clone().unwrap_or_default(),
+        location: location_of(&stages[to])?,
         image,
         message: evidence.commit_message(),
         author: ("Sluice".into(), "sluice@sluice.dev".into()),

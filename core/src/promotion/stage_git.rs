@@ -11,6 +11,27 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Where a stage's image is written in the repository (the Pipeline's `stages[].image`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageLocation {
+    /// The setter markers of `policy` (`NAMESPACE:NAME`) in the YAML files under `path` (from
+    /// the repository root; the root when `None`).
+    Markers {
+        /// The stage's folder.
+        path: Option<String>,
+        /// The markers' policy.
+        policy: String,
+    },
+    /// The `images:` entry named `name` of the kustomization file `file` (from the root): its
+    /// `newName`, `newTag` and `digest`.
+    ImagesEntry {
+        /// The kustomization file.
+        file: String,
+        /// The entry's `name`.
+        name: String,
+    },
+}
+
 /// One promotion commit to write and push.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PromotionWrite {
@@ -25,10 +46,8 @@ pub struct PromotionWrite {
     pub base_branch: String,
     /// The promotion branch to (force-)push, e.g. `sluice/promote/podinfo/qa`.
     pub head_branch: String,
-    /// The stage's folder from the repository root (`spec.stages[].path`); the root when `None`.
-    pub path: Option<String>,
-    /// The setter marker's policy, `NAMESPACE:NAME`.
-    pub policy: String,
+    /// Where the stage's image is written.
+    pub location: ImageLocation,
     /// The image to write, `NAME:TAG[@DIGEST]`.
     pub image: String,
     /// The commit message.
@@ -44,27 +63,23 @@ pub enum PromotionWritten {
     Pushed(String),
     /// The promotion branch already holds this change; nothing was pushed.
     AlreadyThere,
-    /// No marker of the policy under the path needed a change: the stage is on the image already.
+    /// Nothing at the location needed a change: the stage is on the image already.
     NothingToChange,
 }
 
 /// The Git operations a Pipeline needs. Both are blocking (call them from a blocking thread).
 pub trait StageGit: Send + Sync + 'static {
-    /// Reads the image named by the setter markers of `policy` (`NAMESPACE:NAME`) in the YAML
-    /// files under `root/path`: `NAME:TAG[@DIGEST]` from a whole-image marker, or composed from
-    /// `:name`, `:tag` and `:digest` markers (just the tag when only `:tag` markers exist).
+    /// Reads the image written at `location` in the repository checked out at `root`:
+    /// `NAME:TAG[@DIGEST]` from a whole-image marker, or composed from the `:name`, `:tag` and
+    /// `:digest` markers (or an `images:` entry's `newName`, `newTag` and `digest`), just the
+    /// tag when no name is written.
     ///
-    /// Returns `Ok(None)` when no marker of the policy is found. Errors: a file holding markers
-    /// cannot be read or parsed, or the markers disagree; the message names the file.
-    fn stage_image(
-        &self,
-        root: &Path,
-        path: Option<&str>,
-        policy: &str,
-    ) -> Result<Option<String>, String>;
+    /// Returns `Ok(None)` when nothing is found there. Errors: a file cannot be read or parsed,
+    /// or two markers disagree; the message names the file.
+    fn stage_image(&self, root: &Path, location: &ImageLocation) -> Result<Option<String>, String>;
 
-    /// Writes `write.image` into every marker of `write.policy` under `write.path`, on top of
-    /// the head of `write.base_branch`, as one commit pushed to `write.head_branch`.
+    /// Writes `write.image` at `write.location`, on top of the head of `write.base_branch`, as
+    /// one commit pushed to `write.head_branch`.
     ///
     /// Errors: fetching, parsing, committing or pushing failed; nothing was pushed then.
     fn promote(&self, write: &PromotionWrite) -> Result<PromotionWritten, String>;

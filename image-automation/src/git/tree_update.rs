@@ -187,6 +187,7 @@ mod tests {
                 Some("app:2".parse().unwrap()),
             )]
             .into(),
+            images_entries: Default::default(),
         }
     }
 

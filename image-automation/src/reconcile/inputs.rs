@@ -168,6 +168,7 @@ async fn selected_policies(
     let mut policies = Policies {
         automation_namespace: Some(namespace.to_owned()),
         latest: BTreeMap::new(),
+        images_entries: Default::default(),
     };
     let mut observed = BTreeMap::new();
     for policy in listed {

@@ -51,6 +51,7 @@ mod tests {
                 ("ns:pending".parse().unwrap(), None),
             ]
             .into(),
+            images_entries: Default::default(),
         };
         let text = "a: app:1 # {\"$imagepolicy\": \"ns:app\"}\n\
                     b: x:1 # {\"$imagepolicy\": \"ns:pending\"}\n\

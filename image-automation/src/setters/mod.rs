@@ -2,6 +2,7 @@
 //! with the latest image of the named policy, changing no other byte of the file.
 
 pub mod document;
+pub mod images_entry;
 pub mod marker;
 pub mod object;
 pub mod policy;

@@ -57,7 +57,11 @@ impl fmt::Display for ObjectIdentifier {
     }
 }
 
-fn field<'a, 'input>(node: &'a MarkedYaml<'input>, key: &str) -> Option<&'a MarkedYaml<'input>> {
+/// The value of `key` in `node` when `node` is a mapping holding it.
+pub fn field<'a, 'input>(
+    node: &'a MarkedYaml<'input>,
+    key: &str,
+) -> Option<&'a MarkedYaml<'input>> {
     match &node.data {
         YamlData::Mapping(mapping) => mapping
             .iter()

@@ -106,6 +106,10 @@ pub struct Policies {
     pub automation_namespace: Option<String>,
     /// Policy → latest image.
     pub latest: BTreeMap<PolicyKey, Option<LatestImage>>,
+    /// Kustomize `images:` entries, by entry `name`, whose `newName`, `newTag` and `digest` act
+    /// as the `:name`, `:tag` and `:digest` markers of a policy without any marker comment
+    /// (Sluice's Pipeline `image.kustomizeImage`; Flux has no such target). Usually empty.
+    pub images_entries: BTreeMap<String, PolicyKey>,
 }
 
 #[cfg(test)]

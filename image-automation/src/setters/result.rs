@@ -101,6 +101,7 @@ mod tests {
         let policies = Policies {
             automation_namespace: None,
             latest: [("ns:app".parse().unwrap(), Some("app:2".parse().unwrap()))].into(),
+            images_entries: Default::default(),
         };
         let files = files
             .iter()

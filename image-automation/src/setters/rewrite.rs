@@ -2,6 +2,7 @@
 //! the marker's value, spliced into the original bytes; every other byte stays as it was.
 
 use super::document::{DocumentError, MarkedScalar, find_marked_scalars};
+use super::images_entry::images_entry_scalars;
 use super::marker::{Marker, MarkerError};
 use super::object::ObjectIdentifier;
 use super::policy::Policies;
@@ -101,7 +102,7 @@ impl FileRewrite {
 /// when `text` is not YAML and with `RewriteError::Verification` when an edited scalar does not
 /// read back as the value written; in both cases nothing must be written.
 pub fn apply_setters(text: &str, policies: &Policies) -> Result<FileRewrite, RewriteError> {
-    let scalars = find_marked_scalars(text)?;
+    let scalars = setter_targets(text, policies)?;
     let markers: Vec<MarkerResult> = scalars
         .iter()
         .map(|scalar| marker_result(scalar, policies))
@@ -112,11 +113,26 @@ pub fn apply_setters(text: &str, policies: &Policies) -> Result<FileRewrite, Rew
             rewritten.replace_range(scalar.bytes.clone(), &replacement(scalar, new));
         }
     }
-    verify(&rewritten, &markers)?;
+    verify(&rewritten, policies, &markers)?;
     Ok(FileRewrite {
         text: rewritten,
         markers,
     })
+}
+
+/// The scalars the setters may set in `text`: the marked ones and those of the `images:`
+/// entries `policies` names ([`Policies::images_entries`]), once each, in source order.
+///
+/// Errors with `DocumentError::Parse` when `text` is not YAML.
+pub fn setter_targets(text: &str, policies: &Policies) -> Result<Vec<MarkedScalar>, DocumentError> {
+    let mut scalars = find_marked_scalars(text)?;
+    for scalar in images_entry_scalars(text, &policies.images_entries)? {
+        if !scalars.iter().any(|marked| marked.bytes == scalar.bytes) {
+            scalars.push(scalar);
+        }
+    }
+    scalars.sort_by_key(|scalar| scalar.bytes.start);
+    Ok(scalars)
 }
 
 fn marker_result(scalar: &MarkedScalar, policies: &Policies) -> MarkerResult {
@@ -172,8 +188,12 @@ fn replacement(scalar: &MarkedScalar, new: &str) -> String {
 
 /// Checks that `rewritten` parses, holds the same markers and that each changed scalar reads back
 /// as its new value.
-fn verify(rewritten: &str, markers: &[MarkerResult]) -> Result<(), RewriteError> {
-    let reread = find_marked_scalars(rewritten).unwrap_or_default();
+fn verify(
+    rewritten: &str,
+    policies: &Policies,
+    markers: &[MarkerResult],
+) -> Result<(), RewriteError> {
+    let reread = setter_targets(rewritten, policies).unwrap_or_default();
     for (index, marker) in markers.iter().enumerate() {
         if let MarkerOutcome::Changed { new, .. } = &marker.outcome {
             let reads_back = reread.get(index).is_some_and(|scalar| scalar.value == *new);
@@ -190,6 +210,8 @@ fn verify(rewritten: &str, markers: &[MarkerResult]) -> Result<(), RewriteError>
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::setters::policy::{LatestImage, PolicyKey};
 
@@ -203,6 +225,7 @@ mod tests {
                     (key.parse::<PolicyKey>().unwrap(), latest)
                 })
                 .collect(),
+            images_entries: Default::default(),
         }
     }
 
@@ -300,5 +323,20 @@ mod tests {
         let text = format!("{}bad: [\n", marked("a", "ns:app"));
         let error = apply_setters(&text, &policies(&[("ns:app", Some("app:1"))])).unwrap_err();
         assert!(matches!(error, RewriteError::Document(_)));
+    }
+
+    #[test]
+    fn an_images_entry_is_set_like_markers_without_a_comment() {
+        let mut policies = policies(&[("kustomize.images:app", Some("reg/app:2.0.0"))]);
+        policies.images_entries =
+            BTreeMap::from([("app".to_owned(), "kustomize.images:app".parse().unwrap())]);
+        let text =
+            "images:\n- name: app # the app\n  newTag: '1.0.0'\n- name: other\n  newTag: 1.0.0\n";
+        let rewrite = apply_setters(text, &policies).unwrap();
+        assert_eq!(
+            rewrite.text,
+            "images:\n- name: app # the app\n  newTag: '2.0.0'\n- name: other\n  newTag: 1.0.0\n"
+        );
+        assert!(rewrite.changed());
     }
 }

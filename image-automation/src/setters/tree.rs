@@ -173,7 +173,7 @@ pub fn holds_marker_token(bytes: &[u8]) -> bool {
 
 /// The rewrite of one file, or `None` when it does not contain the marker token or no marker.
 fn rewrite_file(bytes: &[u8], policies: &Policies) -> Result<Option<FileRewrite>, FileProblem> {
-    if !holds_marker_token(bytes) {
+    if !holds_marker_token(bytes) && policies.images_entries.is_empty() {
         return Ok(None);
     }
     let text = std::str::from_utf8(bytes).map_err(|error| {
@@ -195,6 +195,7 @@ mod tests {
         Policies {
             automation_namespace: None,
             latest: [("ns:app".parse::<PolicyKey>().unwrap(), Some(latest))].into(),
+            images_entries: Default::default(),
         }
     }
 
