@@ -186,11 +186,10 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     let core_suffix = tag
         .filter(|tag| tag.is_yaml_core_schema())
         .map(|tag| tag.suffix.as_str());
-    let resolvable = match (style, tag, core_suffix) {
-        (_, Some(_), Some("int" | "float" | "bool" | "null")) => true,
-        (ScalarStyle::Plain, None, _) => true,
-        _ => false,
-    };
+    let resolvable = matches!(
+        (style, tag, core_suffix),
+        (_, Some(_), Some("int" | "float" | "bool" | "null")) | (ScalarStyle::Plain, None, _)
+    );
     if !resolvable {
         return Value::String(text.to_string());
     }
