@@ -29,7 +29,10 @@ fn every_command_of_the_help_is_in_the_readme_cli_reference() {
         .and_then(|rest| rest.split("\n## ").next())
         .expect("README has a CLI reference section");
     let listed = commands();
-    assert!(listed.len() >= 8, "sluice --help lists its commands: {listed:?}");
+    assert!(
+        listed.len() >= 8,
+        "sluice --help lists its commands: {listed:?}"
+    );
     for command in listed {
         assert!(
             reference.contains(&format!("`sluice {command}")),
