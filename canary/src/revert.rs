@@ -9,6 +9,7 @@
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
+use sluice_core::runtime::finalizer::set_named_finalizer;
 
 use crate::actions::{ActionError, Executor};
 use crate::api::{Canary, CanaryPhase};
@@ -48,9 +49,9 @@ pub fn deletion_step(canary: &Canary, phase: Option<CanaryPhase>) -> DeletionSte
     }
 }
 
-/// Adds or removes [`FINALIZER`] on `canary` by a merge patch of the whole list, with the
-/// cached `resourceVersion` as a precondition (a concurrent change fails with a conflict and the
-/// next tick retries).
+/// Adds or removes [`FINALIZER`] on `canary`, through the runtime's finalizer helper (a merge
+/// patch of the whole list with the cached `resourceVersion` as a precondition: a concurrent
+/// change fails with a conflict and the next tick retries).
 ///
 /// Errors: the API server refused the patch.
 pub async fn set_finalizer(
@@ -58,31 +59,12 @@ pub async fn set_finalizer(
     canary: &Canary,
     present: bool,
 ) -> Result<(), ActionError> {
-    let mut finalizers: Vec<String> = canary
-        .finalizers()
-        .iter()
-        .filter(|name| *name != FINALIZER)
-        .cloned()
-        .collect();
-    if present {
-        finalizers.push(FINALIZER.to_owned());
-    }
-    let patch = json!({"metadata": {
-        "finalizers": finalizers,
-        "resourceVersion": canary.resource_version(),
-    }});
-    Api::<Canary>::namespaced(client.clone(), &canary.namespace().unwrap_or_default())
-        .patch(
-            &canary.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
+    set_named_finalizer(client, canary, FINALIZER, present, true)
         .await
         .map_err(|source| ActionError::Write {
             what: format!("Canary {} finalizer", canary.name_any()),
             source,
-        })?;
-    Ok(())
+        })
 }
 
 impl Executor<'_> {

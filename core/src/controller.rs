@@ -87,6 +87,7 @@ async fn run_core(
     let pipelines = git.map(|git| PipelineState {
         git,
         artifacts: ArtifactCache::default(),
+        images: Default::default(),
         workdir: scratch.join("promotion"),
         no_cross_namespace_refs: flags.no_cross_namespace_refs,
         notifier: Some(notifier.clone()),

@@ -30,6 +30,7 @@ use sluice_image_automation::setters::policy::{Policies, PolicyKey};
 use sluice_image_reflector::api::image_policy::ImagePolicy;
 use sluice_tests::git_server::GitServers;
 use sluice_tests::gitea::Gitea;
+use sluice_tests::objects::create_from_json as create;
 use sluice_tests::sshd::Sshd;
 use sluice_tests::{HarnessError, LocalCluster, wait_until};
 
@@ -646,20 +647,6 @@ fn start_controller(
     Ok(tokio::spawn(async move {
         run_automations(&runtime, state).await
     }))
-}
-
-async fn create<K>(client: &Client, namespace: &str, value: serde_json::Value) -> anyhow::Result<K>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-{
-    let object: K = serde_json::from_value(value)?;
-    Ok(Api::<K>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &object)
-        .await?)
 }
 
 /// A namespace with the GitRepository `repo` (HTTP basic auth), the ImagePolicy `app` whose

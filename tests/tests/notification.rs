@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::ResourceExt;
 use kube::api::{Api, PostParams};
-use kube::{Client, ResourceExt};
 use serde_json::json;
 use sluice_core::api::alert::Alert;
 use sluice_core::api::provider::Provider;
@@ -19,6 +19,7 @@ use sluice_core::notification::{self, Event, InvolvedObject, Notifier, Severity}
 use sluice_core::runtime::conditions::{self, READY};
 use sluice_core::runtime::{Runtime, RuntimeOptions};
 use sluice_tests::gitea::Gitea;
+use sluice_tests::objects::create_from_json as create;
 use sluice_tests::{HarnessError, LocalCluster, wait_until};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,21 +36,6 @@ fn options() -> RuntimeOptions {
         log_format: sluice_core::runtime::options::LogFormat::Text,
         log_level: "info".into(),
     }
-}
-
-async fn create<K>(client: &Client, namespace: &str, value: serde_json::Value) -> anyhow::Result<()>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let object: K = serde_json::from_value(value)?;
-    Api::<K>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &object)
-        .await?;
-    Ok(())
 }
 
 fn seed_commit(gitea: &Gitea, repo: &str, work: &Path) -> String {

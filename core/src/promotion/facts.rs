@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::{Api, Client, ResourceExt};
 
@@ -25,6 +24,7 @@ use crate::forge::{CommitStatus, Forge};
 use crate::notification::credentials::{forge_client, forge_kind};
 use crate::notification::{Event, InvolvedObject};
 use crate::runtime::Context;
+use crate::source::credentials::read_secret_data;
 
 /// Everything a reconcile observed.
 pub struct Observed {
@@ -183,6 +183,19 @@ async fn stage_images(
         .iter()
         .map(location_of)
         .collect::<Result<Vec<_>, PipelineError>>()?;
+    let key = (
+        artifact.revision.clone(),
+        artifact.digest.clone(),
+        locations.clone(),
+    );
+    let pipeline_key = format!(
+        "{}/{}",
+        pipeline.namespace().unwrap_or_default(),
+        pipeline.name_any()
+    );
+    if let Some(images) = context.state.images.read(&pipeline_key, &key) {
+        return Ok(images);
+    }
     std::fs::create_dir_all(&context.state.workdir)
         .map_err(|e| PipelineError::Images(e.to_string()))?;
     let scratch = tempfile::tempdir_in(&context.state.workdir)
@@ -194,7 +207,7 @@ async fn stage_images(
         .await
         .map_err(|error| PipelineError::Source(error.to_string()))?;
     let git = context.state.git.clone();
-    tokio::task::spawn_blocking(move || {
+    let images = tokio::task::spawn_blocking(move || {
         locations
             .iter()
             .map(|location| git.stage_image(scratch.path(), location))
@@ -202,10 +215,14 @@ async fn stage_images(
     })
     .await
     .map_err(|error| PipelineError::Images(error.to_string()))?
-    .map_err(PipelineError::Images)
+    .map_err(PipelineError::Images)?;
+    context
+        .state
+        .images
+        .remember(pipeline_key, key, images.clone());
+    Ok(images)
 }
 
-/// The setter policy a stage's image is marked with.
 /// Where `stage` writes its image.
 ///
 /// Errors: [`PipelineError::InvalidStage`] when its `image` names no target or both.
@@ -302,25 +319,10 @@ async fn credentials(
         return Ok(None);
     };
     let namespace = source.namespace().unwrap_or_default();
-    let secret = get::<Secret>(client, &namespace, &reference.name)
-        .await?
-        .ok_or_else(|| {
-            PipelineError::Source(format!("Secret {namespace}/{} not found", reference.name))
-        })?;
-    let mut data: BTreeMap<String, Vec<u8>> = secret
-        .string_data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(key, value)| (key, value.into_bytes()))
-        .collect();
-    data.extend(
-        secret
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(key, value)| (key, value.0)),
-    );
-    Ok(Some(data))
+    read_secret_data(client, &namespace, &reference.name)
+        .await
+        .map(Some)
+        .map_err(kube_error(format!("Secret {namespace}/{}", reference.name)))
 }
 
 async fn get<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>, PipelineError>

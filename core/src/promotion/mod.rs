@@ -5,6 +5,7 @@
 pub mod error;
 pub mod evidence;
 pub mod facts;
+pub mod image_cache;
 pub mod observe;
 pub mod plan;
 pub mod reconciler;

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::error::PipelineError;
 use super::evidence::{Evidence, failure_comment};
 use super::facts::{Observed, location_of, observe};
+use super::image_cache::StageImageCache;
 use super::plan::{Action, Plan, plan};
 use super::stage_git::{PromotionWrite, PromotionWritten, StageGit};
 use crate::api::duration::parse_go_duration;
@@ -34,6 +35,8 @@ pub struct PipelineState {
     pub git: Arc<dyn StageGit>,
     /// Source artifacts, shared with nothing else but cached by URL.
     pub artifacts: ArtifactCache,
+    /// The stage images last read per Pipeline, so that polls do not unpack the artifact again.
+    pub images: StageImageCache,
     /// Scratch root: unpacked artifacts and the Git work caches (`<root>/<ns>/<name>/<stage>`).
     pub workdir: PathBuf,
     /// `--no-cross-namespace-refs`: the sourceRef must be in the Pipeline's namespace.

@@ -23,8 +23,7 @@ pub fn has_finalizer<K: ResourceExt>(object: &K) -> bool {
 }
 
 /// Adds [`FINALIZER`] to `object` when missing, or removes it when present and `present` is
-/// false, by a merge patch of the whole `metadata.finalizers` list through `client` (the other
-/// finalizers are kept as the cached `object` has them). No request when nothing changes.
+/// false; see [`set_named_finalizer`].
 ///
 /// Errors: the API server refused the patch.
 pub async fn set_finalizer<K: Reconcilable>(
@@ -32,19 +31,40 @@ pub async fn set_finalizer<K: Reconcilable>(
     object: &K,
     present: bool,
 ) -> Result<(), kube::Error> {
-    if has_finalizer(object) == present {
+    set_named_finalizer(client, object, FINALIZER, present, false).await
+}
+
+/// Adds the finalizer `name` to `object` when missing, or removes it when present and `present`
+/// is false, by a merge patch of the whole `metadata.finalizers` list through `client` (the other
+/// finalizers are kept as the cached `object` has them). With `if_unchanged`, the cached
+/// `resourceVersion` is a precondition, so that a finalizer added meanwhile by someone else is
+/// never dropped (the conflict fails the call; the caller retries on its next tick). No
+/// request when nothing changes.
+///
+/// Errors: the API server refused the patch (409 on a concurrent change with `if_unchanged`).
+pub async fn set_named_finalizer<K: Reconcilable>(
+    client: &Client,
+    object: &K,
+    name: &str,
+    present: bool,
+    if_unchanged: bool,
+) -> Result<(), kube::Error> {
+    if object.finalizers().iter().any(|held| held == name) == present {
         return Ok(());
     }
     let mut finalizers: Vec<String> = object
         .finalizers()
         .iter()
-        .filter(|name| *name != FINALIZER)
+        .filter(|held| *held != name)
         .cloned()
         .collect();
     if present {
-        finalizers.push(FINALIZER.to_owned());
+        finalizers.push(name.to_owned());
     }
-    let patch = json!({"metadata": {"finalizers": finalizers}});
+    let mut patch = json!({"metadata": {"finalizers": finalizers}});
+    if if_unchanged {
+        patch["metadata"]["resourceVersion"] = json!(object.resource_version());
+    }
     Api::<K>::namespaced(client.clone(), &object.namespace().unwrap_or_default())
         .patch(
             &object.name_any(),

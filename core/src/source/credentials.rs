@@ -1,8 +1,40 @@
 //! Git credentials read from a GitRepository's `secretRef` Secret, with Flux's keys:
 //! `username`/`password` (HTTP basic), `bearerToken` (HTTP `Authorization: Bearer`),
-//! `identity`/`known_hosts` (SSH). Pure: takes the Secret's decoded data.
+//! `identity`/`known_hosts` (SSH). [`from_secret_data`] is pure; [`read_secret_data`] is the one
+//! place Sluice reads a Secret's data from the API server for Git credentials.
 
 use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+
+/// The decoded data of Secret `namespace/name`: its `stringData` (set by a client, not yet folded
+/// in by the API server, as in a cached or test object) overlaid by its `data`, key -> bytes.
+///
+/// Errors: the API error of the read (404 when the Secret does not exist).
+pub async fn read_secret_data(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, kube::Error> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await?;
+    let mut data: BTreeMap<String, Vec<u8>> = secret
+        .string_data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| (key, value.into_bytes()))
+        .collect();
+    data.extend(
+        secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, value)| (key, value.0)),
+    );
+    Ok(data)
+}
 
 /// Errors reading credentials.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

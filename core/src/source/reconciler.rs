@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 use serde_json::json;
 
 use super::archive;
@@ -208,17 +207,9 @@ async fn read_auth(
         name: format!("{namespace}/{}", reference.name),
         message,
     };
-    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
-    let secret = secrets
-        .get(&reference.name)
+    let data = credentials::read_secret_data(&context.client, &namespace, &reference.name)
         .await
         .map_err(|e| failed(e.to_string()))?;
-    let data: BTreeMap<String, Vec<u8>> = secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(key, value)| (key, value.0))
-        .collect();
     credentials::from_secret_data(&data).map_err(|e| failed(e.to_string()))
 }
 

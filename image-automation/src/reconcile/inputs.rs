@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::core::Selector;
 use kube::{Client, ResourceExt};
 use sluice_core::api::git_repository::GitRepository;
+use sluice_core::source::credentials::read_secret_data;
 use sluice_image_reflector::api::image_policy::ImagePolicy;
 
 use super::error::AutomationError;
@@ -125,27 +125,12 @@ async fn secret_data(
     namespace: &str,
     name: &str,
 ) -> Result<BTreeMap<String, Vec<u8>>, AutomationError> {
-    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
-        .get(name)
+    read_secret_data(client, namespace, name)
         .await
         .map_err(|error| AutomationError::SourceManager {
             what: format!("Secret {namespace}/{name}"),
             message: error.to_string(),
-        })?;
-    let mut data: BTreeMap<String, Vec<u8>> = secret
-        .string_data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(key, value)| (key, value.into_bytes()))
-        .collect();
-    data.extend(
-        secret
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(key, value)| (key, value.0)),
-    );
-    Ok(data)
+        })
 }
 
 /// The ImagePolicies of `namespace` selected by `policySelector`, as the setters' policies and
