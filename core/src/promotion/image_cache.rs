@@ -11,13 +11,16 @@ use super::stage_git::ImageLocation;
 /// stage order.
 pub type ImagesKey = (String, Option<String>, Vec<ImageLocation>);
 
-/// The last images read by each Pipeline (`namespace/name` -> key, one image per stage).
+/// One image per stage, `None` where nothing names one.
+pub type StageImages = Vec<Option<String>>;
+
+/// The last images read by each Pipeline (`namespace/name` -> the key and its images).
 #[derive(Default)]
-pub struct StageImageCache(Mutex<HashMap<String, (ImagesKey, Vec<Option<String>>)>>);
+pub struct StageImageCache(Mutex<HashMap<String, (ImagesKey, StageImages)>>);
 
 impl StageImageCache {
     /// The images `pipeline` read for `key`, when it was the last key it read.
-    pub fn read(&self, pipeline: &str, key: &ImagesKey) -> Option<Vec<Option<String>>> {
+    pub fn read(&self, pipeline: &str, key: &ImagesKey) -> Option<StageImages> {
         let entries = self
             .0
             .lock()
@@ -29,7 +32,7 @@ impl StageImageCache {
     }
 
     /// Records `images` as read by `pipeline` for `key`, replacing what it read before.
-    pub fn remember(&self, pipeline: String, key: ImagesKey, images: Vec<Option<String>>) {
+    pub fn remember(&self, pipeline: String, key: ImagesKey, images: StageImages) {
         let mut entries = self
             .0
             .lock()
