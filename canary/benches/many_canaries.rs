@@ -2,7 +2,7 @@
 //! requests the controller's client sends (a counting tower layer), per tick per Canary, while
 //! the Canaries are idle (Initialized) and while they progress (a new revision each, a metric
 //! check per tick against a real Prometheus), and the process' peak memory. The peer is Flagger's
-//! cost model (canary.md §4, derived): 14 GETs per idle tick per Canary, reads that Sluice serves
+//! cost model (docs/canary.md §4, derived): 14 GETs per idle tick per Canary, reads that Sluice serves
 //! from its watch caches.
 //!
 //! Run: `cargo bench -p sluice-canary --bench many_canaries` (`CANARIES=N` to change the count).
@@ -21,13 +21,13 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 use sluice_canary::api::{Canary, CanaryPhase, MetricTemplate};
 use sluice_canary::settings::Settings;
-use sluice_core::runtime::{Runtime, RuntimeOptions};
-use sluice_tests::canary_support::{Exporter, http_route_crd};
-use sluice_tests::prometheus::Prometheus;
-use sluice_tests::{LocalCluster, wait_until};
+use sluice_runtime::{Runtime, RuntimeOptions};
+use sluice_servers::canary_support::{Exporter, http_route_crd};
+use sluice_servers::prometheus::Prometheus;
+use sluice_servers::{LocalCluster, wait_until};
 
 const NAMESPACE: &str = "bench";
-/// Flagger's API GETs per idle tick per Canary (canary.md §4, derived from `scheduler.go`).
+/// Flagger's API GETs per idle tick per Canary (docs/canary.md §4, derived from `scheduler.go`).
 const FLAGGER_GETS_PER_TICK: f64 = 14.0;
 const INTERVAL: &str = "10s";
 
@@ -140,8 +140,8 @@ async fn install(client: &Client, crd: &CustomResourceDefinition) -> anyhow::Res
     Ok(())
 }
 
-fn harness_error(error: kube::Error) -> sluice_tests::HarnessError {
-    sluice_tests::HarnessError::Start {
+fn harness_error(error: kube::Error) -> sluice_servers::HarnessError {
+    sluice_servers::HarnessError::Start {
         what: "bench API call".into(),
         why: error.to_string(),
     }
@@ -178,7 +178,7 @@ async fn widen_nodes(client: &Client) -> anyhow::Result<()> {
 async fn for_each_index<F, Fut>(count: usize, request: F) -> anyhow::Result<()>
 where
     F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..count)
         .map(request)
@@ -240,7 +240,7 @@ async fn create_objects(client: &Client, count: usize, prometheus: &str) -> anyh
 async fn count_in_phase(
     client: &Client,
     phases: &[CanaryPhase],
-) -> Result<usize, sluice_tests::HarnessError> {
+) -> Result<usize, sluice_servers::HarnessError> {
     let list = Api::<Canary>::namespaced(client.clone(), NAMESPACE)
         .list(&ListParams::default())
         .await
@@ -310,7 +310,7 @@ async fn main() -> anyhow::Result<()> {
         leader_election_namespace: "default".into(),
         leader_election_lease_seconds: 15,
         metrics_addr: "127.0.0.1:0".parse()?,
-        log_format: sluice_core::runtime::options::LogFormat::Text,
+        log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "warn".into(),
     };
     let runtime = Runtime::new("canary", client, options);

@@ -11,7 +11,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use sluice_core::runtime::Context;
+use sluice_runtime::Context;
 
 use crate::analysis::{Action, Event, Severity};
 use crate::api::Canary;

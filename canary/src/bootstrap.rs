@@ -1,5 +1,5 @@
 //! The objects a Canary generates, as pure functions of the Canary and the cached target (Flagger's
-//! bootstrap, canary.md §2.2): the `<target>-primary` Deployment (the target's pod template with
+//! bootstrap, docs/canary.md §2.2): the `<target>-primary` Deployment (the target's pod template with
 //! the selector label set to `<value>-primary`), the ClusterIP Services `<svc>`, `<svc>-primary`
 //! and `<svc>-canary`, and the `<hpa>-primary` copy of the autoscaler. Each carries an owner
 //! reference to the Canary, Flux's "do not reconcile" annotations, and [`APPLIED_HASH_ANNOTATION`],
@@ -27,7 +27,7 @@ use crate::primary_configs::rewrite_references;
 /// The annotation holding the hash of the generated object as last applied.
 pub const APPLIED_HASH_ANNOTATION: &str = "canary.sluice.dev/applied-hash";
 
-/// Annotations that keep Flux from fighting the controller over generated objects (canary.md §2.2).
+/// Annotations that keep Flux from fighting the controller over generated objects (docs/canary.md §2.2).
 const FLUX_ANNOTATIONS: [(&str, &str); 2] = [
     ("kustomize.toolkit.fluxcd.io/reconcile", "disabled"),
     ("helm.toolkit.fluxcd.io/driftDetection", "disabled"),

@@ -1,7 +1,7 @@
 //! The watch caches every Canary's tick reads from, shared by all Canaries of the process: one
 //! reflector per kind (Deployments, Services, HorizontalPodAutoscalers, ConfigMaps, Secrets,
 //! MetricTemplates and Gateway API HTTPRoutes), cluster-wide. A tick never reads the API server
-//! (Flagger issues about 14 GETs per canary per tick, canary.md §4); it writes only what changes.
+//! (Flagger issues about 14 GETs per canary per tick, docs/canary.md §4); it writes only what changes.
 //!
 //! To keep memory flat, `managedFields` are dropped from every cached object, and the `data` of
 //! ConfigMaps and Secrets is replaced by a digest (annotation [`DATA_DIGEST_ANNOTATION`]): a

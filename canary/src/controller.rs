@@ -2,7 +2,7 @@
 //! requeue at `analysis.interval`, conditions, events, leader election), with one set of watch
 //! caches for all Canaries (see [`crate::caches`]).
 
-use sluice_core::runtime::Runtime;
+use sluice_runtime::Runtime;
 
 use crate::api::Canary;
 use crate::reconcile::reconcile;

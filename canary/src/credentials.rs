@@ -1,5 +1,5 @@
 //! Prometheus credentials from a MetricTemplate's `spec.provider.secretRef`, as Flagger's
-//! Prometheus provider (canary.md §1.7): the Secret's `token` is sent as `Authorization: Bearer`;
+//! Prometheus provider (docs/canary.md §1.7): the Secret's `token` is sent as `Authorization: Bearer`;
 //! without a token, `username` and `password` are both required and sent as Basic auth.
 //!
 //! The watch cache keeps only a digest of each Secret's data, so the data is read from the API

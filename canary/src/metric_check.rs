@@ -1,6 +1,6 @@
 //! Running one metric check of an analysis tick: find the query (built-in, MetricTemplate from
 //! the watch cache, or inline `query`), render it with Flagger's variables, ask Prometheus, and
-//! judge the value (canary.md §1.4, §1.7). Each check ends in one of four outcomes, with a reason
+//! judge the value (docs/canary.md §1.4, §1.7). Each check ends in one of four outcomes, with a reason
 //! for events and the status.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 //! The names of the objects a Canary generates, and the selector label they share, as Flagger
-//! names them (canary.md §1.2, §2.2): `<target>-primary`, Services `<svc>`, `<svc>-primary`,
+//! names them (docs/canary.md §1.2, §2.2): `<target>-primary`, Services `<svc>`, `<svc>-primary`,
 //! `<svc>-canary` (`<svc>` is `service.name`, else the target).
 
 use k8s_openapi::api::apps::v1::Deployment;

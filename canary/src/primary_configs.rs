@@ -1,5 +1,5 @@
 //! The primary's own copies of the ConfigMaps and Secrets the target's pod template references,
-//! as Flagger's config tracker (canary.md §2.2 step 5, §2.8): each is copied to `<name>-primary`
+//! as Flagger's config tracker (docs/canary.md §2.2 step 5, §2.8): each is copied to `<name>-primary`
 //! when the primary is created and before each promotion, and the primary's template refers to
 //! the copies, so that editing a ConfigMap changes the canary, never the primary, until the
 //! analysis promotes it.

@@ -1,5 +1,5 @@
 //! The Prometheus client of the metric checks, on `prometheus-http-query`: one instant query per
-//! metric per tick, with Flagger's 5 s timeout (canary.md §1.7). The last sample of a vector (or a
+//! metric per tick, with Flagger's 5 s timeout (docs/canary.md §1.7). The last sample of a vector (or a
 //! scalar) is the value; an empty vector or NaN is no data; a matrix is an error.
 
 use std::collections::BTreeMap;
@@ -87,7 +87,7 @@ impl Prometheus {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| PrometheusError::Header(name.clone()))?;
             for value in values {
-                let value = reqwest::header::HeaderValue::from_str(value)
+                let value = HeaderValue::from_str(value)
                     .map_err(|_| PrometheusError::Header(name.to_string()))?;
                 request = request.header(name.clone(), value);
             }

@@ -1,4 +1,4 @@
-//! Whether a Deployment is ready, as Flagger's `IsPrimaryReady`/`IsCanaryReady` (canary.md §2.4):
+//! Whether a Deployment is ready, as Flagger's `IsPrimaryReady`/`IsCanaryReady` (docs/canary.md §2.4):
 //! rolled out at its current generation, with `readyThreshold`% of the updated replicas available;
 //! past its progress deadline (the Deployment's `Progressing` condition with reason
 //! `ProgressDeadlineExceeded`) it will not become ready.

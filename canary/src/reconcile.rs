@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
-use sluice_core::runtime::{Context, Reconcilable, ReconcileError, Reconciled};
+use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
 use crate::actions::{ActionError, Executor};
 use crate::analysis::phase::promoted_condition;

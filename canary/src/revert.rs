@@ -1,4 +1,4 @@
-//! `revertOnDeletion` (Flagger's finalizer, canary.md §2.10): a Canary with it carries the
+//! `revertOnDeletion` (Flagger's finalizer, docs/canary.md §2.10): a Canary with it carries the
 //! finalizer [`FINALIZER`]; once deleted, its ticks (phase Terminating) scale the target back to
 //! the primary's replicas, wait until the target is ready (the primary keeps serving meanwhile),
 //! point the apex Service at the target and the router's objects at the apex Service, leave both
@@ -9,7 +9,7 @@
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
-use sluice_core::runtime::finalizer::set_named_finalizer;
+use sluice_runtime::finalizer::set_named_finalizer;
 
 use crate::actions::{ActionError, Executor};
 use crate::api::{Canary, CanaryPhase};

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use sluice_core::api::duration::parse_go_duration;
+use sluice_runtime::duration::parse_go_duration;
 
 use crate::api::Canary;
 use crate::router::DEFAULT_PROVIDER;

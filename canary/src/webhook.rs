@@ -1,4 +1,4 @@
-//! Webhooks as Flagger calls them (canary.md §1.5): a JSON `POST` of
+//! Webhooks as Flagger calls them (docs/canary.md §1.5): a JSON `POST` of
 //! `{"name","namespace","phase","checksum","metadata"}`; an answer with status ≤ 202 is a success;
 //! anything else, a timeout or a transport error is a failure. Timeouts are bounded: the hook's
 //! `timeout` (default 10 s, Flagger's) is clamped to [`MAX_TIMEOUT`], and `retries` to
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
-use sluice_core::api::duration::parse_go_duration;
+use sluice_runtime::duration::parse_go_duration;
 
 use crate::analysis::{CheckOutcome, Gate};
 use crate::api::canary::{CanaryWebhook, HookType};

@@ -1,9 +1,9 @@
 //! `sluice controller NAME`: runs one of Sluice's controllers with the shared runtime flags and
 //! its own.
 
-use sluice_core::controller_flags::CoreFlags;
-use sluice_core::runtime::{Runtime, RuntimeOptions, client, logging};
+use sluice_gitops::controller_flags::CoreFlags;
 use sluice_image_reflector::controller::ReflectorArgs;
+use sluice_runtime::{Runtime, RuntimeOptions, client, logging};
 
 /// The controllers of Sluice, each with its flags.
 #[derive(clap::Subcommand)]
@@ -64,8 +64,7 @@ pub async fn run(command: ControllerCommand) -> anyhow::Result<()> {
     let runtime = Runtime::new(command.name(), client, options);
     match command {
         ControllerCommand::Core { core, .. } => {
-            let git = std::sync::Arc::new(sluice_image_automation::promotion::SetterStageGit);
-            sluice_core::controller::run_with_promotions(runtime, core, git).await
+            sluice_promotion::controller::run(runtime, core).await
         }
         ControllerCommand::ImageReflector { reflector, .. } => {
             sluice_image_reflector::controller::run_with(runtime, reflector).await

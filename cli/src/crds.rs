@@ -17,7 +17,7 @@ pub struct CrdsArgs {
 
 /// Every CRD of every Sluice controller, ordered by group then kind.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    let mut crds = sluice_core::api::crds();
+    let mut crds = sluice_gitops::api::crds();
     crds.extend(sluice_image_reflector::api::crds());
     crds.extend(sluice_image_automation::api::crds());
     crds.extend(sluice_canary::api::crds());

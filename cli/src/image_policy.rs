@@ -92,7 +92,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
 /// Errors: the image is invalid, the registry is unreachable or refuses the credentials, or
 /// standard output fails.
 pub async fn scan(args: ScanArgs) -> anyhow::Result<()> {
-    sluice_core::runtime::logging::install_crypto_provider();
+    sluice_runtime::logging::install_crypto_provider();
     let image = ImageName::parse(&args.image)?;
     let credentials = match (args.username, args.password) {
         (Some(username), Some(password)) => Credentials::Basic { username, password },

@@ -10,8 +10,8 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
 use kube::api::Api;
-use sluice_core::kustomization::apply::Applier;
-use sluice_core::kustomization::clients::Clients;
+use sluice_gitops::kustomization::apply::Applier;
+use sluice_gitops::kustomization::clients::Clients;
 
 /// The namespace `deploy/base` installs the controllers in.
 pub const NAMESPACE: &str = "sluice-system";
@@ -41,8 +41,8 @@ pub struct InstallArgs {
 /// Errors: the overlay does not build, the API server refuses an object, or a Deployment is not
 /// Available within `--timeout`.
 pub async fn run(args: InstallArgs) -> anyhow::Result<()> {
-    sluice_core::runtime::logging::install_crypto_provider();
-    let client = sluice_core::runtime::client::client(args.kubeconfig.as_deref()).await?;
+    sluice_runtime::logging::install_crypto_provider();
+    let client = sluice_runtime::client::client(args.kubeconfig.as_deref()).await?;
     let timeout = Duration::from_secs(args.timeout);
     let deployments = install(&client, &args.path, &args.root, timeout).await?;
     for name in deployments {
@@ -67,7 +67,7 @@ pub async fn install(
     let root = root
         .canonicalize()
         .with_context(|| format!("root {}", root.display()))?;
-    let objects = sluice_core::kustomize::build(&path, Some(&root))
+    let objects = sluice_kustomize::build(&path, Some(&root))
         .with_context(|| format!("building {}", path.display()))?;
     let names = deployment_names(&objects);
     apply(client, objects, NAMESPACE, timeout)
@@ -158,7 +158,7 @@ mod tests {
     fn the_dev_overlay_names_every_controller_deployment() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let objects =
-            sluice_core::kustomize::build(&root.join("deploy/overlays/dev"), Some(&root)).unwrap();
+            sluice_kustomize::build(&root.join("deploy/overlays/dev"), Some(&root)).unwrap();
         let mut names = deployment_names(&objects);
         names.sort();
         assert_eq!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::json;
-use sluice_core::runtime::REQUESTED_AT_ANNOTATION;
+use sluice_runtime::REQUESTED_AT_ANNOTATION;
 
 use crate::crds::all_crds;
 
@@ -32,9 +32,9 @@ pub struct ReconcileArgs {
 
 /// Sets the annotation to the current time (RFC 3339) and optionally waits for it to be handled.
 pub async fn run(args: ReconcileArgs) -> anyhow::Result<()> {
-    sluice_core::runtime::logging::install_crypto_provider();
+    sluice_runtime::logging::install_crypto_provider();
     let resource = api_resource(&args.kind)?;
-    let client = sluice_core::runtime::client::client(args.kubeconfig.as_deref()).await?;
+    let client = sluice_runtime::client::client(args.kubeconfig.as_deref()).await?;
     let api: Api<DynamicObject> = Api::namespaced_with(client, &args.namespace, &resource);
     let requested = jiff::Timestamp::now().to_string();
     let patch = json!({"metadata": {"annotations": {REQUESTED_AT_ANNOTATION: requested}}});

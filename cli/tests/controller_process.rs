@@ -8,9 +8,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use sluice_core::api::provider::Provider;
-use sluice_tests::ports::{free_port, http_get};
-use sluice_tests::{LocalCluster, wait_until};
+use sluice_gitops::api::provider::Provider;
+use sluice_servers::ports::{free_port, http_get};
+use sluice_servers::{LocalCluster, wait_until};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -28,7 +28,7 @@ impl Drop for Running {
 async fn the_controller_serves_probes_and_handles_a_reconcile_request() -> anyhow::Result<()> {
     let cluster = LocalCluster::shared().await?;
     let client = cluster.client().await?;
-    sluice_tests::crds::install_sluice_crds(&client).await?;
+    sluice_servers::crds::install_sluice_crds(&client).await?;
     let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": "cli-test"}}))?;
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &namespace)

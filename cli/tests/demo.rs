@@ -9,7 +9,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::Value;
-use sluice_core::api::Kustomization;
+use sluice_gitops::api::Kustomization;
 
 fn sluice(state: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -54,7 +54,7 @@ fn pull_request(gitea: &str, number: &str) -> Value {
         .expect("a port");
     let number = number.trim_start_matches('#');
     let path = format!("/api/v1/repos/sluice/podinfo/pulls/{number}");
-    let (status, body) = sluice_tests::ports::http_get(port, &path).expect("Gitea answers");
+    let (status, body) = sluice_servers::ports::http_get(port, &path).expect("Gitea answers");
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).expect("Gitea answers JSON")
 }
@@ -67,7 +67,7 @@ fn commit_statuses(gitea: &str, sha: &str) -> Vec<(String, String)> {
         .and_then(|p| p.parse().ok())
         .expect("a port");
     let path = format!("/api/v1/repos/sluice/podinfo/commits/{sha}/statuses?limit=50");
-    let (status, body) = sluice_tests::ports::http_get(port, &path).expect("Gitea answers");
+    let (status, body) = sluice_servers::ports::http_get(port, &path).expect("Gitea answers");
     assert_eq!(status, 200, "{body}");
     let statuses: Vec<Value> = serde_json::from_str(&body).expect("Gitea answers JSON");
     statuses
@@ -134,7 +134,7 @@ async fn image(client: &kube::Client, deployment: &str) -> String {
 
 #[tokio::test]
 async fn the_demo_runs_every_stage_and_down_stops_everything() {
-    sluice_core::runtime::logging::install_crypto_provider();
+    sluice_runtime::logging::install_crypto_provider();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let state = dir.path().join("demo");
     let down = Down(&state);

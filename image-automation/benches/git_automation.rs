@@ -17,7 +17,7 @@ use sluice_image_automation::git::checkout_ref::CheckoutRef;
 use sluice_image_automation::git::commit::Author;
 use sluice_image_automation::git::push_target::PushTarget;
 use sluice_image_automation::setters::policy::Policies;
-use sluice_tests::git_server::GitServers;
+use sluice_servers::git_server::GitServers;
 
 const FILES: usize = 10_000;
 const MARKED_EVERY: usize = 100;

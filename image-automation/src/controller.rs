@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use sluice_core::runtime::Runtime;
+use sluice_runtime::Runtime;
 
 use crate::api::ImageUpdateAutomation;
 use crate::reconcile::{AutomationState, reconcile};

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Parser;
-use sluice_core::runtime::Runtime;
+use sluice_runtime::Runtime;
 use tokio::sync::Semaphore;
 
 use crate::api::{ImagePolicy, ImageRepository};

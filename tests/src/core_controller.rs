@@ -11,9 +11,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use sluice_core::controller_flags::CoreFlags;
-use sluice_core::runtime::options::LogFormat;
-use sluice_core::runtime::{Runtime, RuntimeOptions};
+use sluice_gitops::controller_flags::CoreFlags;
+use sluice_runtime::options::LogFormat;
+use sluice_runtime::{Runtime, RuntimeOptions};
 
 use crate::binaries::system_program;
 use crate::ports::free_port;
@@ -72,10 +72,7 @@ impl CoreController {
             no_cross_namespace_refs,
         };
         let runtime = Runtime::new("core", cluster.client().await?, options);
-        let task = tokio::spawn(sluice_core::controller::run_with_flags(
-            runtime.clone(),
-            flags,
-        ));
+        let task = tokio::spawn(sluice_gitops::controller::run(runtime.clone(), flags, None));
         Ok(CoreController {
             runtime,
             address,
@@ -100,7 +97,7 @@ impl CoreController {
 /// Errors: the API server refused them or they were not established within 60 s.
 pub async fn install_core_crds(client: &Client) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in sluice_core::api::crds() {
+    for crd in sluice_gitops::api::crds() {
         let name = crd.name_any();
         api.patch(
             &name,

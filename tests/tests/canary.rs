@@ -18,8 +18,8 @@ use sluice_canary::caches::http_route_resource;
 use sluice_canary::credentials::Credentials;
 use sluice_canary::revert::FINALIZER;
 use sluice_canary::settings::Settings;
-use sluice_core::runtime::conditions::{self, READY};
-use sluice_core::runtime::{Runtime, RuntimeOptions};
+use sluice_runtime::conditions::{self, READY};
+use sluice_runtime::{Runtime, RuntimeOptions};
 use sluice_tests::canary_support::{Exporter, GuardedPrometheus, WebhookReceiver, http_route_crd};
 use sluice_tests::prometheus::Prometheus;
 use sluice_tests::{HarnessError, LocalCluster, wait_until};
@@ -297,7 +297,7 @@ fn options(namespace: &str) -> anyhow::Result<RuntimeOptions> {
         leader_election_namespace: "default".into(),
         leader_election_lease_seconds: 15,
         metrics_addr: "127.0.0.1:0".parse()?,
-        log_format: sluice_core::runtime::options::LogFormat::Text,
+        log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "info".into(),
     })
 }

@@ -9,9 +9,9 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use sluice_core::api::{GitRepository, Kustomization};
-use sluice_core::runtime::REQUESTED_AT_ANNOTATION;
-use sluice_core::runtime::conditions::{self, READY};
+use sluice_gitops::api::{GitRepository, Kustomization};
+use sluice_runtime::REQUESTED_AT_ANNOTATION;
+use sluice_runtime::conditions::{self, READY};
 use sluice_tests::core_controller::{
     CoreController, TEST_LABEL, WorkingCopy, create_namespace, install_core_crds,
 };
@@ -210,7 +210,7 @@ async fn a_revision_is_applied_then_pruned_and_drift_is_corrected() -> anyhow::R
     );
     assert_eq!(artifact.size, Some(bytes.len() as i64));
     let unpacked = tempfile::tempdir()?;
-    sluice_core::source::archive::unpack(&bytes, unpacked.path())?;
+    sluice_gitops::source::archive::unpack(&bytes, unpacked.path())?;
     assert!(unpacked.path().join("app/a.yaml").is_file());
     assert!(!unpacked.path().join(".github").exists());
 

@@ -9,8 +9,8 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
-use sluice_core::api::{GitRepository, Kustomization};
-use sluice_core::runtime::conditions::{self, READY, STALLED};
+use sluice_gitops::api::{GitRepository, Kustomization};
+use sluice_runtime::conditions::{self, READY, STALLED};
 use sluice_tests::core_controller::{
     CoreController, TEST_LABEL, WorkingCopy, create_namespace, install_core_crds,
 };

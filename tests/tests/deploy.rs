@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
-use sluice_core::kustomization::apply::Applier;
-use sluice_core::kustomization::clients::Clients;
+use sluice_gitops::kustomization::apply::Applier;
+use sluice_gitops::kustomization::clients::Clients;
 use sluice_tests::binaries::workspace_root;
 use sluice_tests::{HarnessError, LocalCluster, wait_until};
 
@@ -25,7 +25,7 @@ async fn the_multi_tenant_install_makes_every_controller_available() -> anyhow::
     let cluster = LocalCluster::shared().await?;
     let client = cluster.client().await?;
     let overlay = workspace_root().join("deploy/overlays/multi-tenant");
-    let objects = sluice_core::kustomize::build(&overlay, Some(&workspace_root()))?;
+    let objects = sluice_kustomize::build(&overlay, Some(&workspace_root()))?;
     let clients = Clients::new(client.clone(), None);
     let applier = Applier {
         clients: &clients,
@@ -80,7 +80,7 @@ fn deployments(objects: &[serde_json::Value]) -> Vec<&serde_json::Value> {
 fn the_dev_overlay_runs_the_local_image_with_the_lockdown_and_keeps_the_base_safeguards()
 -> anyhow::Result<()> {
     let root = workspace_root();
-    let objects = sluice_core::kustomize::build(&root.join("deploy/overlays/dev"), Some(&root))?;
+    let objects = sluice_kustomize::build(&root.join("deploy/overlays/dev"), Some(&root))?;
     let deployments = deployments(&objects);
     assert_eq!(deployments.len(), CONTROLLERS.len());
     for deployment in &deployments {

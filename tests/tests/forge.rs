@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use sluice_core::forge::{
+use sluice_gitops::forge::{
     CommitState, CommitStatus, Forge, ForgeError, ForgeKind, PullRequestContent,
 };
 use sluice_tests::gitea::Gitea;

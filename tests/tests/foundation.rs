@@ -13,8 +13,8 @@ use kube::{Client, CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sluice_core::runtime::conditions::{self, READY, STALLED};
-use sluice_core::runtime::{
+use sluice_runtime::conditions::{self, READY, STALLED};
+use sluice_runtime::{
     Context, REQUESTED_AT_ANNOTATION, Reconcilable, ReconcileError, Reconciled, Runtime,
     RuntimeOptions,
 };
@@ -233,7 +233,7 @@ async fn the_runtime_sets_ready_with_observed_generation_and_emits_an_event() ->
         leader_election_namespace: "default".into(),
         leader_election_lease_seconds: 15,
         metrics_addr: "127.0.0.1:0".parse()?,
-        log_format: sluice_core::runtime::options::LogFormat::Text,
+        log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "info".into(),
     };
     let runtime = Runtime::new("probe", client.clone(), options);

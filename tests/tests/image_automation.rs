@@ -12,8 +12,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt, ResourceExt};
 use serde_json::json;
-use sluice_core::api::git_repository::GitRepository;
-use sluice_core::runtime::{Runtime, RuntimeOptions};
+use sluice_gitops::api::git_repository::GitRepository;
 use sluice_image_automation::api::ImageUpdateAutomation;
 use sluice_image_automation::api::image_update_automation::{GitRepositoryRef, PushSpec};
 use sluice_image_automation::controller::run_automations;
@@ -28,6 +27,7 @@ use sluice_image_automation::git::signing::Signer;
 use sluice_image_automation::reconcile::AutomationState;
 use sluice_image_automation::setters::policy::{Policies, PolicyKey};
 use sluice_image_reflector::api::image_policy::ImagePolicy;
+use sluice_runtime::{Runtime, RuntimeOptions};
 use sluice_tests::git_server::GitServers;
 use sluice_tests::gitea::Gitea;
 use sluice_tests::objects::create_from_json as create;
@@ -637,7 +637,7 @@ fn start_controller(
         leader_election_namespace: "default".into(),
         leader_election_lease_seconds: 15,
         metrics_addr: "127.0.0.1:0".parse()?,
-        log_format: sluice_core::runtime::options::LogFormat::Text,
+        log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "info".into(),
     };
     let runtime = Runtime::new("image-automation", client.clone(), options);
@@ -939,7 +939,7 @@ async fn controller_opens_then_updates_one_pull_request_on_gitea() -> anyhow::Re
         "spec": {"url": clone_url, "interval": "1m", "secretRef": {"name": "gitea"}, "ref": {"branch": "main"}},
     }))
     .await?;
-    create::<sluice_core::api::provider::Provider>(&client, namespace, json!({
+    create::<sluice_gitops::api::provider::Provider>(&client, namespace, json!({
         "apiVersion": "notification.sluice.dev/v1", "kind": "Provider",
         "metadata": {"name": "gitea"},
         "spec": {"type": "gitea", "address": gitea.repo_url("podinfo"), "secretRef": {"name": "gitea"}},

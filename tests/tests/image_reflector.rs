@@ -12,8 +12,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt, ResourceExt};
 use serde_json::json;
-use sluice_core::runtime::options::LogFormat;
-use sluice_core::runtime::{Runtime, RuntimeOptions};
 use sluice_image_reflector::api::{ImagePolicy, ImageRepository};
 use sluice_image_reflector::controller::{ReflectorArgs, run_with};
 use sluice_image_reflector::registry::retry::RetryPolicy;
@@ -22,6 +20,8 @@ use sluice_image_reflector::registry::{
 };
 use sluice_image_reflector::store::{StoredScan, TagStore, object_key};
 use sluice_image_reflector::store_gc;
+use sluice_runtime::options::LogFormat;
+use sluice_runtime::{Runtime, RuntimeOptions};
 use sluice_tests::oci_layout;
 use sluice_tests::paginating_registry::{PaginatingRegistry, Paging};
 use sluice_tests::registry::{Registry, RegistryAuth};
@@ -66,7 +66,7 @@ fn skopeo_copy(layout: &Path, tag: &str, target: &str, creds: Option<&str>) -> a
 }
 
 fn client() -> RegistryClient {
-    sluice_core::runtime::logging::install_crypto_provider();
+    sluice_runtime::logging::install_crypto_provider();
     let retry = RetryPolicy {
         base_delay: Duration::from_millis(50),
         ..RetryPolicy::default()
@@ -234,7 +234,7 @@ struct Controller {
 
 impl Controller {
     fn start(client: &Client, label: &str, storage: &Path) -> anyhow::Result<Controller> {
-        sluice_core::runtime::logging::install_crypto_provider();
+        sluice_runtime::logging::install_crypto_provider();
         let port = sluice_tests::ports::free_port()?;
         let options = RuntimeOptions {
             kubeconfig: None,

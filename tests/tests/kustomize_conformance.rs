@@ -1,4 +1,4 @@
-//! Kustomize conformance: Sluice's engine (`sluice_core::kustomize`) against the real
+//! Kustomize conformance: Sluice's engine (`sluice_kustomize`) against the real
 //! `kustomize build` (v5.8) on the same directories, compared as YAML values document by document.
 //!
 //! Cases: every directory with a kustomization in the shared GitOps fixtures (podinfo, Flux's
@@ -144,7 +144,7 @@ fn oracle(binary: &Path, dir: &Path) -> Outcome {
 }
 
 fn sluice(dir: &Path) -> Outcome {
-    printed(sluice_core::kustomize::build_yaml(dir, None).map_err(|error| error.to_string())?)
+    printed(sluice_kustomize::build_yaml(dir, None).map_err(|error| error.to_string())?)
 }
 
 /// Why a case fails, or None when it passes.

@@ -11,13 +11,13 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use sluice_core::api::alert::Alert;
-use sluice_core::api::provider::Provider;
-use sluice_core::forge::{CommitState, Forge, ForgeKind};
-use sluice_core::notification::event::{COMMIT_STATUS, REVISION};
-use sluice_core::notification::{self, Event, InvolvedObject, Notifier, Severity};
-use sluice_core::runtime::conditions::{self, READY};
-use sluice_core::runtime::{Runtime, RuntimeOptions};
+use sluice_gitops::api::alert::Alert;
+use sluice_gitops::api::provider::Provider;
+use sluice_gitops::forge::{CommitState, Forge, ForgeKind};
+use sluice_gitops::notification::event::{COMMIT_STATUS, REVISION};
+use sluice_gitops::notification::{self, Event, InvolvedObject, Notifier, Severity};
+use sluice_runtime::conditions::{self, READY};
+use sluice_runtime::{Runtime, RuntimeOptions};
 use sluice_tests::gitea::Gitea;
 use sluice_tests::objects::create_from_json as create;
 use sluice_tests::{HarnessError, LocalCluster, wait_until};
@@ -33,7 +33,7 @@ fn options() -> RuntimeOptions {
         leader_election_namespace: "default".into(),
         leader_election_lease_seconds: 15,
         metrics_addr: "127.0.0.1:0".parse().expect("a socket address"),
-        log_format: sluice_core::runtime::options::LogFormat::Text,
+        log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "info".into(),
     }
 }

@@ -11,7 +11,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -19,19 +18,18 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::Api;
 use serde_json::{Value, json};
-use sluice_core::api::alert::Alert;
-use sluice_core::api::pipeline::{Pipeline, PullRequestState};
-use sluice_core::api::provider::Provider;
-use sluice_core::api::{GitRepository, Kustomization};
-use sluice_core::controller_flags::CoreFlags;
-use sluice_core::runtime::conditions::{self, READY};
-use sluice_core::runtime::options::LogFormat;
-use sluice_core::runtime::{Runtime, RuntimeOptions};
+use sluice_gitops::api::alert::Alert;
+use sluice_gitops::api::provider::Provider;
+use sluice_gitops::api::{GitRepository, Kustomization};
+use sluice_gitops::controller_flags::CoreFlags;
 use sluice_image_automation::api::ImageUpdateAutomation;
 use sluice_image_automation::controller::run_automations;
-use sluice_image_automation::promotion::SetterStageGit;
 use sluice_image_automation::reconcile::AutomationState;
 use sluice_image_reflector::controller::{ReflectorArgs, run_with};
+use sluice_promotion::api::{Pipeline, PullRequestState};
+use sluice_runtime::conditions::{self, READY};
+use sluice_runtime::options::LogFormat;
+use sluice_runtime::{Runtime, RuntimeOptions};
 use sluice_tests::core_controller::create_namespace;
 use sluice_tests::gitea::{Gitea, PASSWORD, USER};
 use sluice_tests::objects::create_from_json;
@@ -235,11 +233,7 @@ async fn start_controllers(cluster: &LocalCluster, scratch: &Path) -> anyhow::Re
         default_service_account: None,
         no_cross_namespace_refs: false,
     };
-    tokio::spawn(sluice_core::controller::run_with_promotions(
-        core.clone(),
-        flags,
-        Arc::new(SetterStageGit),
-    ));
+    tokio::spawn(sluice_promotion::controller::run(core.clone(), flags));
     let reflector = Runtime::new(
         "image-reflector",
         client.clone(),

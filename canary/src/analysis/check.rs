@@ -1,6 +1,6 @@
 //! Outcomes of webhooks and metric checks, and how one tick's outcomes combine into a verdict.
 //!
-//! As Flagger (canary.md §2.7) a tick fails at its first failing check, and `failedChecks` grows by
+//! As Flagger (docs/canary.md §2.7) a tick fails at its first failing check, and `failedChecks` grows by
 //! one per failing tick. Sluice's extras: `noData: skip` makes a metric with no data hold the tick
 //! (no advance, no failure), and `consecutiveFailures: true` resets `failedChecks` on a passing tick.
 

@@ -1,6 +1,6 @@
 //! How a run ends: rollback, failed promotion, promotion without analysis, and finalisation
 //! (Flagger's `rollback`, the #1898 failed-promotion path, `shouldSkipAnalysis` and the Finalising
-//! step; canary.md §2.4, §2.7, §2.8).
+//! step; docs/canary.md §2.4, §2.7, §2.8).
 
 use crate::api::canary::CanaryPhase;
 

@@ -1,5 +1,5 @@
 //! The canary analysis as a pure state machine: Flagger's phases, weights, gates and failed-check
-//! counting (canary.md §2), with no access to the API server. The controller observes, calls
+//! counting (docs/canary.md §2), with no access to the API server. The controller observes, calls
 //! [`decide`], and carries out the [`Transition`]; `sluice canary plan` replays it offline.
 
 pub mod check;

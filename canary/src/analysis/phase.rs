@@ -1,5 +1,5 @@
 //! The part of the Canary status the state machine reads and writes, and what entering a phase
-//! does to it (Flagger's `setStatusPhase` side effects, canary.md §1.8).
+//! does to it (Flagger's `setStatusPhase` side effects, docs/canary.md §1.8).
 
 use crate::api::canary::{CanaryPhase, CanaryStatus};
 
@@ -84,7 +84,7 @@ impl AnalysisState {
 }
 
 /// The `Promoted` condition of a phase: status (`True`, `False`, `Unknown`) and message, as Flagger's
-/// `MakeStatusConditions` (canary.md §1.8). The reason is the phase name.
+/// `MakeStatusConditions` (docs/canary.md §1.8). The reason is the phase name.
 pub fn promoted_condition(phase: CanaryPhase) -> (&'static str, &'static str) {
     match phase {
         CanaryPhase::Initialized => ("True", "Deployment initialization completed."),

@@ -1,6 +1,6 @@
 //! The revision of a canary target: a hash of its pod template plus a hash of the data of each
 //! ConfigMap and Secret it references, as Flagger's `lastAppliedSpec` and `trackedConfigs`
-//! (canary.md §2.3). Flagger hashes a `spew` dump with FNV-32a; Sluice hashes canonical JSON (keys
+//! (docs/canary.md §2.3). Flagger hashes a `spew` dump with FNV-32a; Sluice hashes canonical JSON (keys
 //! sorted at every level) with SHA-256, so the result does not depend on key order.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,6 @@
 //! How the canary weight moves: the deployment strategy, `maxWeight`, the next step of
 //! `stepWeight`/`stepWeights`, and `stepWeightPromotion` (Flagger's `maxWeight`, `nextStepWeight`,
-//! `runCanary` and `runPromotionTrafficShift`, canary.md §2.6 and §2.8). Weights are percentages
+//! `runCanary` and `runPromotionTrafficShift`, docs/canary.md §2.6 and §2.8). Weights are percentages
 //! of the traffic, 0–100.
 
 use crate::api::canary::CanaryAnalysis;

@@ -1,5 +1,5 @@
 //! What a passing analysis tick does, per strategy (Flagger's `runCanary`, `runAB`,
-//! `runBlueGreen`, the promotion gate and `runPromotionTrafficShift`; canary.md §2.6, §2.8, §2.9).
+//! `runBlueGreen`, the promotion gate and `runPromotionTrafficShift`; docs/canary.md §2.6, §2.8, §2.9).
 
 use crate::api::canary::CanaryPhase;
 

@@ -1,4 +1,4 @@
-//! One tick of the analysis: Flagger's `advanceCanary` (canary.md §2.4) as a pure function from
+//! One tick of the analysis: Flagger's `advanceCanary` (docs/canary.md §2.4) as a pure function from
 //! the Canary, the analysis state and the tick's observations to the next state and actions.
 
 use crate::api::canary::{Canary, CanaryPhase};

@@ -14,7 +14,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// What a Canary asks for, as Flagger's `CanarySpec` (reference canary.md §1.1).
+/// What a Canary asks for, as Flagger's `CanarySpec` (reference docs/canary.md §1.1).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "canary.sluice.dev",
@@ -136,7 +136,7 @@ pub struct ScalerReplicas {
     pub max_replicas: Option<i32>,
 }
 
-/// How the apex, `-primary` and `-canary` Services and the route are generated (canary.md §1.2).
+/// How the apex, `-primary` and `-canary` Services and the route are generated (docs/canary.md §1.2).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryService {
@@ -352,7 +352,7 @@ pub struct UnmanagedMetadata {
     pub labels: Vec<String>,
 }
 
-/// The validation process (canary.md §1.3), plus Sluice's `noData` and `consecutiveFailures`.
+/// The validation process (docs/canary.md §1.3), plus Sluice's `noData` and `consecutiveFailures`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryAnalysis {
@@ -456,7 +456,7 @@ pub struct SessionAffinity {
     pub secure: Option<bool>,
 }
 
-/// One metric check (canary.md §1.4).
+/// One metric check (docs/canary.md §1.4).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryMetric {
@@ -506,7 +506,7 @@ pub struct TemplateReference {
     pub namespace: Option<String>,
 }
 
-/// One webhook (canary.md §1.5).
+/// One webhook (docs/canary.md §1.5).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryWebhook {
@@ -625,7 +625,7 @@ impl std::fmt::Display for CanaryPhase {
     }
 }
 
-/// What the controller observed and decided (canary.md §1.8).
+/// What the controller observed and decided (docs/canary.md §1.8).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryStatus {
@@ -690,7 +690,7 @@ fn free_form_list(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 mod tests {
     use super::*;
 
-    /// Flagger's Gateway API e2e Canary (canary.md §1.9) under our apiVersion.
+    /// Flagger's Gateway API e2e Canary (docs/canary.md §1.9) under our apiVersion.
     const GATEWAY_CANARY: &str = r#"
 apiVersion: canary.sluice.dev/v1
 kind: Canary

@@ -1,5 +1,5 @@
 //! The `MetricTemplate` kind (`canary.sluice.dev/v1`): Flagger's MetricTemplate with the same
-//! fields, a metrics provider plus a query template (canary.md §1.7).
+//! fields, a metrics provider plus a query template (docs/canary.md §1.7).
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! The built-in metrics `request-success-rate` and `request-duration` for the Gateway API router.
-//! Flagger's `gatewayapi` provider uses its "http" observer (canary.md §2.11,
+//! Flagger's `gatewayapi` provider uses its "http" observer (docs/canary.md §2.11,
 //! `pkg/metrics/observers/http.go`): the queries read the application's own
 //! `http_request_duration_seconds` histogram, so the app must be instrumented. The queries match
 //! the primary's pods as well as the canary's (`<target>-…` also matches `<target>-primary-…`).

@@ -1,4 +1,4 @@
-//! Query templates with Flagger's variables (canary.md §1.7): `{{ name }}`, `{{ namespace }}`,
+//! Query templates with Flagger's variables (docs/canary.md §1.7): `{{ name }}`, `{{ namespace }}`,
 //! `{{ target }}`, `{{ service }}`, `{{ ingress }}`, `{{ route }}`, `{{ interval }}` and
 //! `{{ variables.key }}`. Flagger renders with Go `text/template` and `missingkey=error`; Sluice
 //! renders the same syntax with minijinja in strict mode, so an unknown name or variable is an error.

@@ -1,4 +1,4 @@
-//! Judging a metric value against its threshold (canary.md §1.4): `thresholdRange` bounds are
+//! Judging a metric value against its threshold (docs/canary.md §1.4): `thresholdRange` bounds are
 //! inclusive; the deprecated `threshold` is a minimum for `request-success-rate` and a maximum for
 //! every other metric; no value (empty result or NaN) is `NoData`.
 

@@ -88,7 +88,7 @@ pub trait Router: Send + Sync {
         weights: Weights,
     ) -> BoxFuture<'a, Result<(), RouterError>>;
 
-    /// `revertOnDeletion` (Flagger's `Finalize`, canary.md §2.10): leaves the route objects
+    /// `revertOnDeletion` (Flagger's `Finalize`, docs/canary.md §2.10): leaves the route objects
     /// sending all traffic to the apex Service `<svc>` (which then selects the target) and no
     /// longer owned by the Canary, so that they survive its deletion.
     fn revert<'a>(&'a self, names: &'a Names) -> BoxFuture<'a, Result<(), RouterError>>;

@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::Value;
-use sluice_tests::process::{ManagedProcess, spawn};
+use sluice_servers::process::{ManagedProcess, spawn};
 
 use crate::install::NAMESPACE;
 
@@ -138,7 +138,7 @@ pub async fn start(
         token_kubeconfig(target.server, target.ca, name, &token),
     )
     .with_context(|| format!("writing {}", kubeconfig.display()))?;
-    let port = sluice_tests::ports::free_port()?;
+    let port = sluice_servers::ports::free_port()?;
     let address = format!("127.0.0.1:{port}");
     let storage = target.dir.join(format!("{name}-data"));
     std::fs::create_dir_all(&storage).context("creating controller storage")?;
@@ -158,11 +158,14 @@ pub async fn start(
         .envs(local_env(container, NAMESPACE, &format!("{name}-local")));
     let log = target.dir.join(format!("{name}.log"));
     let mut process = spawn(name, command, &log)?;
-    sluice_tests::ports::wait_for(
+    sluice_servers::ports::wait_for(
         &mut process,
         &format!("{name} /readyz"),
         Duration::from_secs(60),
-        || sluice_tests::ports::http_get(port, "/readyz").is_some_and(|(status, _)| status == 200),
+        || {
+            sluice_servers::ports::http_get(port, "/readyz")
+                .is_some_and(|(status, _)| status == 200)
+        },
     )?;
     Ok((process, address))
 }

@@ -29,6 +29,7 @@ pub fn down(state: &StateDir) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[allow(unsafe_code)]
 fn signal(pid: i32, signal: libc::c_int) -> anyhow::Result<()> {
     // SAFETY: sends a signal to a process id read from our own pid file, checked alive above.
     if unsafe { libc::kill(pid, signal) } == -1 {

@@ -10,8 +10,8 @@ use anyhow::Context;
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::Value;
 use sluice_canary::api::Canary;
-use sluice_core::api::{GitRepository, Kustomization};
-use sluice_core::forge::{CommitState, Forge, ForgeKind};
+use sluice_gitops::api::{GitRepository, Kustomization};
+use sluice_gitops::forge::{CommitState, Forge, ForgeKind};
 use sluice_image_automation::api::ImageUpdateAutomation;
 use sluice_image_reflector::api::ImagePolicy;
 

@@ -53,7 +53,7 @@ pub fn up(state: &StateDir) -> anyhow::Result<()> {
 
 /// Runs `scripts/setup.sh`, which does nothing for what is already installed.
 fn setup() -> anyhow::Result<()> {
-    let script = sluice_tests::binaries::workspace_root().join("scripts/setup.sh");
+    let script = sluice_servers::binaries::workspace_root().join("scripts/setup.sh");
     println!("▶ installing what is missing ({})", script.display());
     let status = Command::new("bash")
         .arg(&script)
@@ -63,6 +63,7 @@ fn setup() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[allow(unsafe_code)]
 fn spawn_supervisor(state: &StateDir) -> anyhow::Result<Child> {
     let log = File::create(state.supervisor_log()).context("creating supervisor.log")?;
     let mut command = Command::new(std::env::current_exe().context("finding the sluice binary")?);

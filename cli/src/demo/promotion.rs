@@ -9,7 +9,8 @@ use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 use sluice_canary::api::Canary;
 use sluice_canary::caches::http_route_resource;
-use sluice_core::api::{Kustomization, Pipeline};
+use sluice_gitops::api::Kustomization;
+use sluice_promotion::api::Pipeline;
 
 use super::flow::{Flow, NEW_TAG, STEP_TIMEOUT, applied, short};
 use super::summary::Row;
@@ -162,7 +163,7 @@ impl Flow<'_> {
             .and_then(|port| port.parse().ok())
             .unwrap_or(0);
         let path = format!("/api/v1/query?query={}", encode(SUCCESS_RATE_QUERY));
-        sluice_tests::ports::http_get(port, &path)
+        sluice_servers::ports::http_get(port, &path)
             .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
             .and_then(|answer| {
                 answer["data"]["result"][0]["value"][1]

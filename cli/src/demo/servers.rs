@@ -7,11 +7,11 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, ensure};
-use sluice_tests::LocalCluster;
-use sluice_tests::canary_support::Exporter;
-use sluice_tests::gitea::Gitea;
-use sluice_tests::prometheus::Prometheus;
-use sluice_tests::registry::{Registry, RegistryAuth};
+use sluice_servers::LocalCluster;
+use sluice_servers::canary_support::Exporter;
+use sluice_servers::gitea::Gitea;
+use sluice_servers::prometheus::Prometheus;
+use sluice_servers::registry::{Registry, RegistryAuth};
 
 use super::progress::Progress;
 
@@ -87,8 +87,8 @@ impl Servers {
     pub fn push_image(&self, work: &Path, tag: &str) -> anyhow::Result<()> {
         let layout = work.join(format!("podinfo-{tag}"));
         let created = jiff::Timestamp::now().to_string();
-        sluice_tests::oci_layout::add_image(&layout, tag, &created)?;
-        let skopeo = sluice_tests::binaries::system_program("skopeo", "skopeo")?;
+        sluice_servers::oci_layout::add_image(&layout, tag, &created)?;
+        let skopeo = sluice_servers::binaries::system_program("skopeo", "skopeo")?;
         let source = format!("oci:{}:{tag}", layout.display());
         let target = format!("docker://{}:{tag}", self.image_name());
         let output = Command::new(skopeo)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kube::Client;
-use sluice_tests::process::ManagedProcess;
+use sluice_servers::process::ManagedProcess;
 
 use super::controllers::{self, Target};
 use super::flow::{FIRST_TAG, Flow, NEW_TAG};
@@ -38,7 +38,7 @@ struct Running {
 pub async fn run(state: StateDir) -> anyhow::Result<()> {
     std::fs::write(state.pid_file(), std::process::id().to_string())
         .context("writing the pid file")?;
-    sluice_core::runtime::logging::install_crypto_provider();
+    sluice_runtime::logging::install_crypto_provider();
     let progress = Progress::create(&state.progress_log())?;
     let mut running = None;
     match demo(&state, &progress, &mut running).await {
@@ -161,7 +161,7 @@ async fn start_sluice(
     servers: &Servers,
     client: &Client,
 ) -> anyhow::Result<Vec<ManagedProcess>> {
-    let root = sluice_tests::binaries::workspace_root();
+    let root = sluice_servers::binaries::workspace_root();
     progress
         .step(
             &format!("installing Sluice from {OVERLAY} (CRDs, RBAC, multi-tenant lockdown)"),
@@ -212,7 +212,7 @@ async fn start_controllers(
         ca: &ca,
         dir: &dir,
     };
-    let objects = sluice_core::kustomize::build(&root.join(OVERLAY), Some(root))?;
+    let objects = sluice_kustomize::build(&root.join(OVERLAY), Some(root))?;
     let mut processes = Vec::new();
     for deployment in objects
         .iter()
@@ -267,7 +267,7 @@ async fn start_tenant(
     servers.exporter.set(SUCCESS_RATE, 99.9);
     progress
         .step("applying the tenant's platform objects (namespace, sources, stages, images, alerts, canary, pipeline)", async {
-            sluice_tests::crds::install(client, &sluice_tests::canary_support::http_route_crd()?).await?;
+            sluice_servers::crds::install(client, &sluice_servers::canary_support::http_route_crd()?).await?;
             let count = tenant::apply_platform(client, &vars).await?;
             Ok(((), format!("{count} objects applied in namespace {}", tenant::NAMESPACE)))
         })
@@ -275,11 +275,7 @@ async fn start_tenant(
     Ok(seed)
 }
 
-fn write_summary(
-    state: &StateDir,
-    servers: &Servers,
-    rows: Vec<super::summary::Row>,
-) -> anyhow::Result<()> {
+fn write_summary(state: &StateDir, servers: &Servers, rows: Vec<Row>) -> anyhow::Result<()> {
     let summary = Summary {
         kubeconfig: state.kubeconfig().display().to_string(),
         gitea_url: servers.gitea.url.clone(),

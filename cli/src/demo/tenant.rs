@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use kube::Client;
 use serde_json::Value;
-use sluice_tests::gitea::{Gitea, PASSWORD, USER};
+use sluice_servers::gitea::{Gitea, PASSWORD, USER};
 
 /// The tenant's namespace, where all its Sluice objects live.
 pub const NAMESPACE: &str = "podinfo";
@@ -23,7 +23,7 @@ pub const EXAMPLE: &str = "examples/podinfo-tenant";
 
 /// The example's folder in this checkout.
 pub fn example_dir() -> PathBuf {
-    sluice_tests::binaries::workspace_root().join(EXAMPLE)
+    sluice_servers::binaries::workspace_root().join(EXAMPLE)
 }
 
 /// `text` with each `${NAME}` of `vars` replaced by its value; other text is left as it is
@@ -73,10 +73,10 @@ pub async fn apply_platform(
     vars: &BTreeMap<String, String>,
 ) -> anyhow::Result<usize> {
     let dir = example_dir().join("platform").canonicalize()?;
-    let objects: Vec<Value> = sluice_core::kustomize::build(&dir, Some(&dir))
+    let objects: Vec<Value> = sluice_kustomize::build(&dir, Some(&dir))
         .context("building the platform folder")?
         .iter()
-        .map(|object| sluice_core::substitute::substitute_resource(object, vars))
+        .map(|object| sluice_kustomize::substitute::substitute_resource(object, vars))
         .collect::<Result<_, _>>()
         .context("substituting the platform folder")?;
     crate::install::apply(client, objects, NAMESPACE, Duration::from_secs(60)).await
@@ -112,7 +112,7 @@ fn copy_rendered(from: &Path, to: &Path, vars: &BTreeMap<String, String>) -> any
 }
 
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(sluice_tests::binaries::system_program("git", "git")?)
+    let output = Command::new(sluice_servers::binaries::system_program("git", "git")?)
         .args([
             "-c",
             "user.name=Sluice demo",
@@ -160,11 +160,11 @@ mod tests {
         .into_iter()
         .map(|name| (name.to_owned(), format!("value-of-{name}")))
         .collect();
-        let objects = sluice_core::kustomize::build(&dir, Some(&dir)).unwrap();
+        let objects = sluice_kustomize::build(&dir, Some(&dir)).unwrap();
         let text = objects
             .iter()
             .map(|object| {
-                sluice_core::substitute::substitute_resource(object, &vars)
+                sluice_kustomize::substitute::substitute_resource(object, &vars)
                     .unwrap()
                     .to_string()
             })

@@ -50,7 +50,7 @@ pub struct ImageUpdateAutomationSpec {
 
 /// The GitRepository an automation works on, as Flux's `CrossNamespaceSourceReference`: the
 /// reference a Kustomization uses.
-pub use sluice_core::api::kustomization::{CrossNamespaceSourceReference, SourceKind};
+pub use sluice_gitops::api::kustomization::{CrossNamespaceSourceReference, SourceKind};
 
 /// Git settings of an automation, as Flux's `GitSpec`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -76,7 +76,7 @@ pub struct GitCheckoutSpec {
 }
 
 /// A Git reference, as Flux's `GitRepositoryRef`: the one GitRepository uses.
-pub use sluice_core::api::git_repository::GitRepositoryRef;
+pub use sluice_gitops::api::git_repository::GitRepositoryRef;
 
 /// How the commit is written, as Flux's `CommitSpec`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -149,7 +149,7 @@ pub struct PushSpec {
 #[serde(rename_all = "camelCase")]
 pub struct PullRequestSpec {
     /// The Provider (type github, gitlab or gitea) whose forge hosts the repository.
-    pub provider_ref: sluice_core::api::references::LocalObjectReference,
+    pub provider_ref: sluice_gitops::api::references::LocalObjectReference,
 }
 
 /// How the files are updated, as Flux's `UpdateStrategy`.

@@ -2,8 +2,8 @@
 //! automation's `git.checkout.ref`, else the GitRepository's `spec.ref`): the most specific field
 //! wins (commit, name, semver, tag, branch) and branch `master` is the default, as Flux's.
 
-use sluice_image_reflector::policy::semver_range::SemverRange;
-use sluice_image_reflector::policy::tag_version::{parse_tag_version, precedence};
+use sluice_semver::SemverRange;
+use sluice_semver::{parse_tag_version, precedence};
 
 use crate::api::image_update_automation::GitRepositoryRef;
 

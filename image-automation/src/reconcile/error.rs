@@ -1,7 +1,7 @@
 //! Why an automation reconcile failed, with Flux's condition reasons: `Stalled` for what only a
 //! spec change can fix, `Ready=False` with backoff for the rest.
 
-use sluice_core::runtime::ReconcileError;
+use sluice_runtime::ReconcileError;
 
 use crate::git::automation_run::RunError;
 use crate::git::fetch::FetchError;

@@ -8,8 +8,8 @@ use std::path::Path;
 use kube::api::{Api, ListParams};
 use kube::core::Selector;
 use kube::{Client, ResourceExt};
-use sluice_core::api::git_repository::GitRepository;
-use sluice_core::source::credentials::read_secret_data;
+use sluice_gitops::api::git_repository::GitRepository;
+use sluice_gitops::source::credentials::read_secret_data;
 use sluice_image_reflector::api::image_policy::ImagePolicy;
 
 use super::error::AutomationError;

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
-use sluice_core::api::duration::parse_go_duration;
-use sluice_core::runtime::{Context, Reconcilable, Reconciled};
+use sluice_runtime::duration::parse_go_duration;
+use sluice_runtime::{Context, Reconcilable, Reconciled};
 
 use crate::api::image_update_automation::{ImageUpdateAutomation, ImageUpdateAutomationStatus};
 use crate::git::automation_run::{PushedCommit, RunOutcome, run_automation};

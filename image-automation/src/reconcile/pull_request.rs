@@ -4,9 +4,9 @@
 //! with the commit message's first line as title and the rest as body.
 
 use kube::{Api, Client};
-use sluice_core::api::provider::Provider;
-use sluice_core::forge::{PullRequest, PullRequestContent};
-use sluice_core::notification::credentials::{forge_client, forge_kind};
+use sluice_gitops::api::provider::Provider;
+use sluice_gitops::forge::{PullRequest, PullRequestContent};
+use sluice_gitops::notification::credentials::{forge_client, forge_kind};
 
 /// The pull request an automation wants: from `head_branch` into `base_branch`.
 #[derive(Debug, Clone, PartialEq, Eq)]

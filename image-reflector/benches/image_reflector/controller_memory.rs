@@ -22,14 +22,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, CustomResourceExt};
 use serde_json::json;
-use sluice_core::runtime::options::LogFormat;
-use sluice_core::runtime::{Runtime, RuntimeOptions, client, logging};
 use sluice_image_reflector::api::{ImagePolicy, ImageRepository};
 use sluice_image_reflector::controller::{ReflectorArgs, run_with};
 use sluice_image_reflector::scan::{Exclusions, revision};
 use sluice_image_reflector::store::{DATABASE_FILE, StoredScan, TagStore, object_key};
-use sluice_tests::process::{ManagedProcess, log_tail, spawn};
-use sluice_tests::{LocalCluster, crds};
+use sluice_runtime::options::LogFormat;
+use sluice_runtime::{Runtime, RuntimeOptions, client, logging};
+use sluice_servers::process::{ManagedProcess, log_tail, spawn};
+use sluice_servers::{LocalCluster, crds};
 
 use crate::bench_tag;
 
@@ -176,7 +176,7 @@ fn spawn_controller(
         .env("SLUICE_STORAGE_PATH", storage)
         .env(
             "SLUICE_BENCH_METRICS_ADDR",
-            format!("127.0.0.1:{}", sluice_tests::ports::free_port()?),
+            format!("127.0.0.1:{}", sluice_servers::ports::free_port()?),
         );
     Ok(spawn(
         "image-reflector controller",

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use sluice_image_reflector::policy::{Policy, SemverRange, TagFilter, select_latest};
 use sluice_image_reflector::registry::retry::RetryPolicy;
 use sluice_image_reflector::registry::{Connection, ImageName, RegistryBudget, RegistryClient};
-use sluice_tests::oci_layout;
-use sluice_tests::registry::{Registry, RegistryAuth};
+use sluice_servers::oci_layout;
+use sluice_servers::registry::{Registry, RegistryAuth};
 
 const RUNS: usize = 5;
 
@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var_os(controller_memory::CONTROLLER_ROLE).is_some() {
         return controller_memory::run_controller().await;
     }
-    sluice_core::runtime::logging::install_crypto_provider();
+    sluice_runtime::logging::install_crypto_provider();
     scan_against_skopeo().await?;
     semver_over_many_tags()?;
     controller_memory::measure().await

@@ -1,8 +1,7 @@
 //! Which tag is the latest: the pure decisions of an ImagePolicy, over plain values, as Flux's
 //! image-reflector-controller makes them (`internal/policy`).
 //!
-//! - [`semver_range`]: Masterminds/semver v3 ranges (`>=1.0 <2`, `^1.x`, `1.2 - 1.4.5 || 3.x`).
-//! - [`tag_version`]: strict `[v]X.Y.Z[-pre][+build]` tags and their precedence.
+//! - Semver ranges and tag versions come from `sluice_semver` (Masterminds/semver v3, as Flux).
 //! - [`ordering`]: the alphabetical and numerical orders.
 //! - [`filter`]: `filterTags` pattern and extract template.
 //! - [`select`]: choosing the latest tag, with counts that explain the choice.
@@ -10,12 +9,10 @@
 pub mod filter;
 pub mod ordering;
 pub mod select;
-pub mod semver_range;
-pub mod tag_version;
 
 pub use filter::TagFilter;
 pub use select::{Policy, Selection, select_latest};
-pub use semver_range::{RangeError, SemverRange};
+pub use sluice_semver::{RangeError, SemverRange};
 
 /// Why a policy could not choose a tag.
 #[derive(Debug, thiserror::Error)]

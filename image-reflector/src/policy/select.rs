@@ -15,9 +15,9 @@ use std::cmp::Ordering;
 use super::Error;
 use super::filter::TagFilter;
 use super::ordering::{compare_numbers, lateness, parse_number};
-use super::semver_range::SemverRange;
-use super::tag_version::{parse_tag_version, precedence};
 use crate::api::image_policy::{ImagePolicyChoice, SortOrder};
+use sluice_semver::SemverRange;
+use sluice_semver::{parse_tag_version, precedence};
 
 /// A compiled policy: how tags are ranked.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, ResourceExt};
-use sluice_core::api::duration::parse_go_duration;
-use sluice_core::runtime::{Context, Reconcilable, ReconcileError, Reconciled};
+use sluice_runtime::duration::parse_go_duration;
+use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
 use super::{Shared, connection};
 use crate::api::image_policy::{DigestReflectionPolicy, ImagePolicyStatus, ImageRef};

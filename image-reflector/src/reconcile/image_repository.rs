@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
-use sluice_core::api::duration::parse_go_duration;
-use sluice_core::runtime::{
-    Context, REQUESTED_AT_ANNOTATION, Reconcilable, ReconcileError, Reconciled,
-};
+use sluice_runtime::duration::parse_go_duration;
+use sluice_runtime::{Context, REQUESTED_AT_ANNOTATION, Reconcilable, ReconcileError, Reconciled};
 
 use super::request::request_reconcile;
 use super::{Shared, connection};
@@ -39,7 +37,7 @@ pub enum Error {
         /// `interval` or `timeout`.
         field: &'static str,
         /// The parse error.
-        source: sluice_core::api::duration::DurationError,
+        source: sluice_runtime::duration::DurationError,
     },
     /// `spec.exclusionList` has an invalid regex.
     #[error(transparent)]
@@ -203,7 +201,7 @@ async fn scan_if_due(
 async fn scan_now(
     context: &Context<Arc<Shared>>,
     image: &ImageName,
-    connection: &crate::registry::Connection,
+    connection: &registry::Connection,
     exclusions: &Exclusions,
     exclusion_list: &[String],
 ) -> Result<StoredScan, Error> {

@@ -7,7 +7,7 @@
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use sluice_core::runtime::REQUESTED_AT_ANNOTATION;
+use sluice_runtime::REQUESTED_AT_ANNOTATION;
 
 use crate::api::ImageRepository;
 

@@ -1,0 +1,289 @@
+//! Building a Kustomization from an unpacked artifact: `spec.path` resolved inside the artifact,
+//! the Flux fields written into its `kustomization.yaml` ([`overlay`](super::overlay)), Sluice's
+//! kustomize engine confined to the artifact root, then per object: apiVersion, kind and name
+//! required, postBuild substitution ([`sluice_kustomize::substitute`]), `commonMetadata` and the owner
+//! labels stamped. Any failure fails the whole build, so nothing is applied.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::error::Error;
+use super::overlay;
+use super::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
+use crate::api::kustomization::KustomizationSpec;
+use sluice_kustomize::substitute::{self, Variables};
+
+/// The names kustomize recognises for a kustomization file.
+const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Who applies the objects: stamped as the owner labels.
+pub struct Owner<'a> {
+    /// The Kustomization's name.
+    pub name: &'a str,
+    /// The Kustomization's namespace.
+    pub namespace: &'a str,
+}
+
+/// Builds the artifact unpacked at `root` for `spec`, substituting `variables` when `spec` has
+/// a `postBuild`. Returns the objects in kustomize's output order.
+///
+/// Errors: [`Error::BuildFailed`] naming the path, the kustomize error, the object without
+/// apiVersion/kind/name, or the substitution error.
+pub fn build(
+    root: &Path,
+    spec: &KustomizationSpec,
+    variables: &Variables,
+    owner: &Owner,
+) -> Result<Vec<Value>, Error> {
+    let dir = resolve_path(root, spec.path.as_deref().unwrap_or("./"))?;
+    write_kustomization(&dir, spec)?;
+    let objects =
+        sluice_kustomize::build(&dir, Some(root)).map_err(|e| Error::BuildFailed(e.to_string()))?;
+    objects
+        .into_iter()
+        .map(|object| finish_object(object, spec, variables, owner))
+        .collect()
+}
+
+/// `path` joined under `root`, refusing any `..` that climbs out of it.
+fn resolve_path(root: &Path, path: &str) -> Result<PathBuf, Error> {
+    let mut resolved = root.to_path_buf();
+    for component in Path::new(path).components() {
+        match component {
+            Component::Normal(part) => resolved.push(part),
+            Component::ParentDir if resolved != root => {
+                resolved.pop();
+            }
+            Component::ParentDir => {
+                return Err(Error::BuildFailed(format!(
+                    "path '{path}' leaves the artifact"
+                )));
+            }
+            _ => {}
+        }
+    }
+    if !resolved.is_dir() {
+        return Err(Error::BuildFailed(format!(
+            "kustomization path not found: '{path}'"
+        )));
+    }
+    Ok(resolved)
+}
+
+fn write_kustomization(dir: &Path, spec: &KustomizationSpec) -> Result<(), Error> {
+    let failed = |e: &dyn std::fmt::Display| Error::BuildFailed(format!("{}: {e}", dir.display()));
+    let existing = KUSTOMIZATION_FILES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file());
+    let base = match &existing {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|e| failed(&e))?;
+            std::fs::remove_file(file).map_err(|e| failed(&e))?;
+            serde_yaml_ng::from_str(&text).map_err(|e| failed(&e))?
+        }
+        None => overlay::generated(manifests(dir, dir).map_err(|e| failed(&e))?),
+    };
+    let merged = overlay::with_flux_fields(base, spec);
+    let text = serde_yaml_ng::to_string(&merged).map_err(|e| failed(&e))?;
+    std::fs::write(dir.join("kustomization.yaml"), text).map_err(|e| failed(&e))
+}
+
+/// The Kubernetes manifests under `dir` (relative to `base`), sorted; a sub-folder with a
+/// kustomization file is listed as one entry.
+fn manifests(dir: &Path, base: &Path) -> std::io::Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
+        let relative = path
+            .strip_prefix(base)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        if path.is_dir() {
+            if KUSTOMIZATION_FILES
+                .iter()
+                .any(|name| path.join(name).is_file())
+            {
+                found.push(relative);
+            } else {
+                found.extend(manifests(&path, base)?);
+            }
+        } else if is_manifest(&path) {
+            found.push(relative);
+        }
+    }
+    Ok(found)
+}
+
+/// A `.yaml`/`.yml`/`.json` file whose documents all carry `apiVersion` and `kind`.
+fn is_manifest(path: &Path) -> bool {
+    let yaml = path
+        .extension()
+        .is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json");
+    if !yaml {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let documents: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
+        .filter_map(|doc| serde::Deserialize::deserialize(doc).ok())
+        .filter(|doc: &Value| !doc.is_null())
+        .collect();
+    !documents.is_empty()
+        && documents
+            .iter()
+            .all(|d| d.get("apiVersion").is_some() && d.get("kind").is_some())
+}
+
+fn finish_object(
+    object: Value,
+    spec: &KustomizationSpec,
+    variables: &Variables,
+    owner: &Owner,
+) -> Result<Value, Error> {
+    let described = |o: &Value| {
+        format!(
+            "{}/{}",
+            o["kind"].as_str().unwrap_or("?"),
+            o["metadata"]["name"].as_str().unwrap_or("?")
+        )
+    };
+    for field in ["/apiVersion", "/kind", "/metadata/name"] {
+        if object
+            .pointer(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(Error::BuildFailed(format!(
+                "object {} has no {}",
+                described(&object),
+                &field[1..]
+            )));
+        }
+    }
+    let mut object = if spec.post_build.is_some() {
+        substitute::substitute_resource(&object, variables).map_err(|e| {
+            Error::BuildFailed(format!(
+                "post build substitutions of {}: {e}",
+                described(&object)
+            ))
+        })?
+    } else {
+        object
+    };
+    if let Some(common) = &spec.common_metadata {
+        stamp(&mut object, "labels", common.labels.iter());
+        stamp(&mut object, "annotations", common.annotations.iter());
+    }
+    let owner_labels = [
+        (OWNER_NAME_LABEL.to_string(), owner.name.to_string()),
+        (
+            OWNER_NAMESPACE_LABEL.to_string(),
+            owner.namespace.to_string(),
+        ),
+    ];
+    stamp(
+        &mut object,
+        "labels",
+        owner_labels.iter().map(|(k, v)| (k, v)),
+    );
+    Ok(object)
+}
+
+fn stamp<'a>(
+    object: &mut Value,
+    field: &str,
+    pairs: impl Iterator<Item = (&'a String, &'a String)>,
+) {
+    let metadata = &mut object["metadata"];
+    if !metadata[field].is_object() {
+        metadata[field] = json!({});
+    }
+    for (key, value) in pairs {
+        metadata[field][key] = json!(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(extra: Value) -> KustomizationSpec {
+        let mut base = json!({"interval": "1m", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "r"}});
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    const OWNER: Owner = Owner {
+        name: "apps",
+        namespace: "flux",
+    };
+
+    #[test]
+    fn plain_manifests_get_a_generated_kustomization_and_owner_labels() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("app")).unwrap();
+        std::fs::write(root.path().join("app/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  size: ${SIZE:=small}\n").unwrap();
+        std::fs::write(root.path().join("app/notes.yaml"), "just: notes\n").unwrap();
+        let spec = spec(
+            json!({"path": "./app", "targetNamespace": "apps", "postBuild": {"substitute": {}},
+            "commonMetadata": {"labels": {"team": "a"}}}),
+        );
+        let variables: Variables = [("OTHER".to_string(), "x".to_string())].into();
+        let objects = build(root.path(), &spec, &variables, &OWNER).unwrap();
+        assert_eq!(objects.len(), 1);
+        let object = &objects[0];
+        assert_eq!(object["metadata"]["namespace"], "apps");
+        assert_eq!(object["data"]["size"], "small");
+        assert_eq!(object["metadata"]["labels"]["team"], "a");
+        assert_eq!(object["metadata"]["labels"][OWNER_NAME_LABEL], "apps");
+        assert_eq!(object["metadata"]["labels"][OWNER_NAMESPACE_LABEL], "flux");
+    }
+
+    #[test]
+    fn a_broken_build_or_an_escaping_path_fails() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(
+            root.path().join("kustomization.yaml"),
+            "resources: [missing.yaml]\n",
+        )
+        .unwrap();
+        let broken = build(root.path(), &spec(json!({})), &Variables::new(), &OWNER);
+        assert!(matches!(broken, Err(Error::BuildFailed(m)) if m.contains("missing.yaml")));
+        let escaping = build(
+            root.path(),
+            &spec(json!({"path": "../../etc"})),
+            &Variables::new(),
+            &OWNER,
+        );
+        assert!(
+            matches!(escaping, Err(Error::BuildFailed(m)) if m.contains("leaves the artifact"))
+        );
+    }
+
+    #[test]
+    fn strict_substitution_fails_on_unset_variables() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(
+            root.path().join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: ${UNSET}\n",
+        )
+        .unwrap();
+        let failed = build(
+            root.path(),
+            &spec(json!({"postBuild": {"substitute": {"X": "1"}}})),
+            &[("X".to_string(), "1".to_string())].into(),
+            &OWNER,
+        );
+        assert!(matches!(failed, Err(Error::BuildFailed(m)) if m.contains("UNSET")));
+    }
+}

@@ -1,0 +1,93 @@
+//! Why a Pipeline reconcile failed; each becomes the `Ready=False` reason and message.
+
+use sluice_gitops::forge::ForgeError;
+use sluice_gitops::notification::credentials::CredentialsError;
+use sluice_runtime::ReconcileError;
+
+/// Errors of a Pipeline reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The GitRepository is missing, has no artifact yet, or could not be patched.
+    #[error("source: {0}")]
+    Source(String),
+    /// `--no-cross-namespace-refs` forbids the sourceRef's namespace.
+    #[error("cross-namespace references are disabled: GitRepository {0}")]
+    CrossNamespace(String),
+    /// The Provider is missing, not a Git host, or its credentials are unusable.
+    #[error("provider {name}: {message}")]
+    Provider {
+        /// The Provider's name.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// The Provider's token does not work or the forge is unreachable.
+    #[error(transparent)]
+    Forge(#[from] ForgeError),
+    /// A stage's image could not be read from the source artifact.
+    #[error("reading stage images: {0}")]
+    Images(String),
+    /// A stage names its image in a way Sluice cannot promote (yet).
+    #[error("stage {stage}: {message}")]
+    InvalidStage {
+        /// The stage.
+        stage: String,
+        /// Why.
+        message: String,
+    },
+    /// The promotion commit could not be written or pushed; nothing was pushed.
+    #[error("promotion commit: {0}")]
+    Git(String),
+    /// A stage's Kustomization or canary failed: the promotion stops here.
+    #[error("stage {stage} failed: {message}")]
+    StageFailed {
+        /// The stage.
+        stage: String,
+        /// The Kustomization's or canary's message.
+        message: String,
+    },
+    /// The API server could not be read.
+    #[error("{what}: {source}")]
+    Kube {
+        /// What was read.
+        what: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl From<CredentialsError> for PipelineError {
+    fn from(error: CredentialsError) -> Self {
+        match error {
+            CredentialsError::Forge(forge) => PipelineError::Forge(forge),
+            other => PipelineError::Provider {
+                name: String::new(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl ReconcileError for PipelineError {
+    fn reason(&self) -> String {
+        match self {
+            PipelineError::Source(_) => "SourceNotReady",
+            PipelineError::CrossNamespace(_) => "AccessDenied",
+            PipelineError::Provider { .. } | PipelineError::Forge(_) => "ProviderFailed",
+            PipelineError::Images(_) => "InvalidStageImage",
+            PipelineError::InvalidStage { .. } => "InvalidStage",
+            PipelineError::Git(_) => "GitOperationFailed",
+            PipelineError::StageFailed { .. } => "StageFailed",
+            PipelineError::Kube { .. } => "ReadFailed",
+        }
+        .to_owned()
+    }
+
+    fn is_stalled(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::CrossNamespace(_) | PipelineError::InvalidStage { .. }
+        )
+    }
+}

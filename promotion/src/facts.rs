@@ -1,0 +1,288 @@
+//! Pure readings of what a Pipeline observes: a stage's Kustomization health at the source's
+//! revision, whether a canary promoted the stage's image, and whether the commit statuses a stage
+//! requires are green.
+
+use std::collections::BTreeMap;
+
+use sluice_gitops::api::kustomization::Kustomization;
+use sluice_gitops::forge::{CommitState, CommitStatus};
+use sluice_gitops::notification::event::{COMMIT_STATUS, REVISION};
+use sluice_gitops::notification::{Event, InvolvedObject, Severity};
+use sluice_runtime::conditions::READY;
+
+use super::plan::Health;
+
+/// The health of `kustomization` at `revision` (the source artifact's, e.g. `main@sha1:<hash>`),
+/// as the promotion needs it: `Healthy` when `Ready=True` with `lastAppliedRevision ==
+/// revision` (Flux's "ready at the latest revision", which dependsOn also uses); `Failed` with the
+/// Ready message when `Ready=False` after an attempt at `revision`; `Progressing` otherwise
+/// (not yet applied, applying, waiting for health checks).
+pub fn kustomization_health(kustomization: &Kustomization, revision: &str) -> Health {
+    let Some(status) = &kustomization.status else {
+        return Health::Progressing;
+    };
+    let ready = status.conditions.iter().find(|c| c.type_ == READY);
+    match ready.map(|c| (c.status.as_str(), c.message.clone())) {
+        Some(("True", _)) if status.last_applied_revision.as_deref() == Some(revision) => {
+            Health::Healthy
+        }
+        Some(("False", message)) if status.last_attempted_revision.as_deref() == Some(revision) => {
+            Health::Failed(message)
+        }
+        _ => Health::Progressing,
+    }
+}
+
+/// The commit SHA-1 of a Flux revision (`main@sha1:<hash>` or a bare hash).
+pub fn revision_sha(revision: &str) -> &str {
+    revision
+        .rsplit_once("sha1:")
+        .map_or(revision, |(_, sha)| sha)
+}
+
+/// Whether the commit statuses a stage requires are all `success`.
+///
+/// Each entry of `required` names a status context exactly or as a prefix ending at a `/`
+/// (`kustomization/apps-dev` matches `kustomization/apps-dev/1a2b3c4d`, Flux's key with the
+/// Provider id); each must be present and every status it matches must be `success`. With
+/// nothing required, the statuses of the source stage's Kustomization (`kustomization/<name>/…`)
+/// must not be anything but `success` (none at all counts as green: no Alert posts them).
+pub fn statuses_green(
+    required: &[String],
+    source_kustomization: &str,
+    statuses: &[CommitStatus],
+) -> bool {
+    let matching = |key: &str| {
+        statuses
+            .iter()
+            .filter(move |status| {
+                status.context == key
+                    || status
+                        .context
+                        .strip_prefix(key)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .collect::<Vec<_>>()
+    };
+    let all_success =
+        |found: &[&CommitStatus]| found.iter().all(|s| s.state == CommitState::Success);
+    if required.is_empty() {
+        return all_success(&matching(&format!("kustomization/{source_kustomization}")));
+    }
+    required.iter().all(|key| {
+        let found = matching(key);
+        !found.is_empty() && all_success(&found)
+    })
+}
+
+/// Whether a canary promoted `image` (`NAME:TAG[@DIGEST]`, or just a tag) to its primary, given
+/// the container images of the `<target>-primary` Deployment's pod template: one of them is
+/// `image`, or has its tag. A Canary still `Succeeded` from its previous run has a primary on the
+/// old image, so this keeps the promotion from moving on too early.
+pub fn primary_runs(image: &str, primary_images: &[String]) -> bool {
+    primary_images
+        .iter()
+        .any(|running| running == image || tag_of(running) == tag_of(image))
+}
+
+/// The event that reports a stage's canary result on the commit of `revision`, for Alerts that
+/// select Canaries: `Succeeded` is a success, `Failed` a failure, anything else (the analysis
+/// of this revision still under way) pending. Through a Git-host Provider it becomes the
+/// commit status `canary/<name>/<provider id>`, beside the Kustomization's.
+pub fn canary_event(canary: InvolvedObject, phase: &str, revision: &str) -> Event {
+    let (severity, reason) = match phase {
+        "Succeeded" => (Severity::Info, "Succeeded"),
+        "Failed" => (Severity::Error, "Failed"),
+        _ => (Severity::Info, "Progressing"),
+    };
+    let mut metadata = BTreeMap::from([(REVISION.to_owned(), revision.to_owned())]);
+    if reason == "Progressing" {
+        metadata.insert(COMMIT_STATUS.to_owned(), "pending".to_owned());
+    }
+    Event {
+        involved_object: canary,
+        severity,
+        timestamp: jiff::Timestamp::now().to_string(),
+        message: format!("canary analysis: {phase}"),
+        reason: reason.to_owned(),
+        metadata,
+        reporting_controller: "sluice-core".to_owned(),
+    }
+}
+
+/// Whether two stage images are the same: equal, or equal tags when either is a bare tag (a
+/// stage marked with `:tag` markers only names no image name).
+pub fn same_image(one: &str, other: &str) -> bool {
+    let bare = |image: &str| !image.contains([':', '/', '@']);
+    one == other || ((bare(one) || bare(other)) && tag_of(one) == tag_of(other))
+}
+
+/// The tag of `NAME:TAG[@DIGEST]` (a registry port stays in the name), or the text itself when it
+/// has no tag (a bare tag).
+fn tag_of(reference: &str) -> &str {
+    let without_digest = reference.split('@').next().unwrap_or(reference);
+    let path_start = without_digest.rfind('/').map_or(0, |slash| slash + 1);
+    without_digest[path_start..]
+        .rsplit_once(':')
+        .map_or(without_digest, |(_, tag)| tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+    use sluice_gitops::api::kustomization::{KustomizationSpec, KustomizationStatus};
+
+    fn kustomization(ready: &str, applied: &str, attempted: &str) -> Kustomization {
+        let mut object = Kustomization::new("apps-dev", KustomizationSpec::default());
+        object.status = Some(KustomizationStatus {
+            conditions: vec![Condition {
+                type_: READY.into(),
+                status: ready.into(),
+                reason: "Any".into(),
+                message: "Deployment podinfo not ready".into(),
+                observed_generation: None,
+                last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
+            }],
+            last_applied_revision: Some(applied.into()),
+            last_attempted_revision: Some(attempted.into()),
+            ..KustomizationStatus::default()
+        });
+        object
+    }
+
+    #[test]
+    fn health_counts_only_the_revision_asked_for() {
+        assert_eq!(
+            kustomization_health(
+                &kustomization("True", "main@sha1:b", "main@sha1:b"),
+                "main@sha1:b"
+            ),
+            Health::Healthy
+        );
+        assert_eq!(
+            kustomization_health(
+                &kustomization("True", "main@sha1:a", "main@sha1:a"),
+                "main@sha1:b"
+            ),
+            Health::Progressing,
+            "ready, but on the previous revision"
+        );
+        assert_eq!(
+            kustomization_health(
+                &kustomization("False", "main@sha1:a", "main@sha1:b"),
+                "main@sha1:b"
+            ),
+            Health::Failed("Deployment podinfo not ready".into())
+        );
+        assert_eq!(
+            kustomization_health(
+                &kustomization("Unknown", "main@sha1:a", "main@sha1:b"),
+                "main@sha1:b"
+            ),
+            Health::Progressing
+        );
+        assert_eq!(
+            kustomization_health(&Kustomization::new("x", KustomizationSpec::default()), "r"),
+            Health::Progressing
+        );
+    }
+
+    #[test]
+    fn a_canary_result_becomes_its_own_commit_status() {
+        let canary = InvolvedObject {
+            kind: "Canary".into(),
+            namespace: "apps".into(),
+            name: "podinfo".into(),
+            ..InvolvedObject::default()
+        };
+        let uid = "1a2b3c4d-0000";
+        let status = |phase: &str| {
+            let event = canary_event(canary.clone(), phase, "main@sha1:0123456789abcdef");
+            sluice_gitops::notification::commit_status::commit_status(&event, uid)
+                .expect("a commit")
+        };
+        let (sha, succeeded) = status("Succeeded");
+        assert_eq!(sha, "0123456789abcdef");
+        assert_eq!(succeeded.context, "canary/podinfo/1a2b3c4d");
+        assert_eq!(succeeded.state, CommitState::Success);
+        assert_eq!(status("Failed").1.state, CommitState::Failure);
+        assert_eq!(status("Progressing").1.state, CommitState::Pending);
+    }
+
+    #[test]
+    fn revisions_give_their_sha() {
+        assert_eq!(revision_sha("main@sha1:abc123"), "abc123");
+        assert_eq!(revision_sha("abc123"), "abc123");
+    }
+
+    fn status(context: &str, state: CommitState) -> CommitStatus {
+        CommitStatus {
+            context: context.into(),
+            state,
+            description: String::new(),
+            target_url: None,
+        }
+    }
+
+    #[test]
+    fn required_statuses_match_by_context_or_prefix() {
+        let statuses = [
+            status("kustomization/apps-dev/1a2b3c4d", CommitState::Success),
+            status("ci/lint", CommitState::Pending),
+        ];
+        assert!(statuses_green(
+            &["kustomization/apps-dev".into()],
+            "apps-dev",
+            &statuses
+        ));
+        assert!(!statuses_green(&["ci/lint".into()], "apps-dev", &statuses));
+        assert!(
+            !statuses_green(&["ci/test".into()], "apps-dev", &statuses),
+            "absent"
+        );
+        assert!(
+            !statuses_green(&["kustomization/apps".into()], "apps-dev", &statuses),
+            "a prefix ends at a slash"
+        );
+    }
+
+    #[test]
+    fn by_default_the_source_stage_statuses_must_not_be_anything_but_success() {
+        assert!(statuses_green(&[], "apps-dev", &[]));
+        assert!(statuses_green(
+            &[],
+            "apps-dev",
+            &[status(
+                "kustomization/apps-dev/1a2b3c4d",
+                CommitState::Success
+            )]
+        ));
+        assert!(!statuses_green(
+            &[],
+            "apps-dev",
+            &[status(
+                "kustomization/apps-dev/1a2b3c4d",
+                CommitState::Pending
+            )]
+        ));
+    }
+
+    #[test]
+    fn a_primary_runs_an_image_by_reference_or_tag() {
+        let primary = ["registry:5000/podinfo:6.5.1".to_owned()];
+        assert!(primary_runs("registry:5000/podinfo:6.5.1", &primary));
+        assert!(primary_runs("6.5.1", &primary));
+        assert!(!primary_runs("registry:5000/podinfo:6.5.0", &primary));
+        assert!(!primary_runs("6.5.0", &primary));
+    }
+
+    #[test]
+    fn a_bare_tag_is_the_same_image_as_a_reference_with_that_tag() {
+        assert!(same_image("reg:5000/podinfo:6.5.1", "6.5.1"));
+        assert!(same_image("6.5.1", "reg:5000/podinfo:6.5.1"));
+        assert!(same_image("reg/podinfo:6.5.1", "reg/podinfo:6.5.1"));
+        assert!(!same_image("reg/podinfo:6.5.1", "reg/other:6.5.1"));
+        assert!(!same_image("reg/podinfo:6.5.1", "6.5.0"));
+    }
+}

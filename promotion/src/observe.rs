@@ -1,0 +1,343 @@
+//! Gathers what a Pipeline's planner needs from the API server, the source artifact and the
+//! forge: per stage the image its files name at the source's revision, its Kustomization's health
+//! at that revision, its canary's phase, the pull request into it, and whether the statuses it
+//! requires are green.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::{Api, Client, ResourceExt};
+
+use super::error::PipelineError;
+use super::facts::{
+    canary_event, kustomization_health, primary_runs, revision_sha, statuses_green,
+};
+use super::plan::{Health, StageFacts};
+use super::reconciler::PipelineState;
+use super::stage_git::ImageLocation;
+use crate::api::{ImageTarget, Pipeline, PullRequest, PullRequestState, Stage};
+use sluice_gitops::api::git_repository::GitRepository;
+use sluice_gitops::api::kustomization::Kustomization;
+use sluice_gitops::api::provider::Provider;
+use sluice_gitops::forge::{CommitStatus, Forge};
+use sluice_gitops::notification::credentials::{forge_client, forge_kind};
+use sluice_gitops::notification::{Event, InvolvedObject};
+use sluice_gitops::source::credentials::read_secret_data;
+use sluice_runtime::Context;
+
+/// Everything a reconcile observed.
+pub struct Observed {
+    /// One entry per stage, in spec order.
+    pub facts: Vec<StageFacts>,
+    /// The source artifact's revision, `main@sha1:<hash>`.
+    pub revision: String,
+    /// The commit statuses of that revision.
+    pub statuses: Vec<CommitStatus>,
+    /// The GitRepository.
+    pub source: GitRepository,
+    /// Its `secretRef` data, when it names one.
+    pub credentials: Option<BTreeMap<String, Vec<u8>>>,
+    /// The branch promotions merge into.
+    pub base_branch: String,
+    /// The Provider's forge client.
+    pub forge: Forge,
+    /// The result of each canary of a stage healthy at the revision, for Alerts.
+    pub canary_events: Vec<Event>,
+}
+
+/// Observes `pipeline`.
+///
+/// Errors: the source is missing or has no artifact, the Provider is unusable, the forge cannot
+/// be read, a stage image cannot be read, or the API server fails.
+pub async fn observe(
+    pipeline: &Pipeline,
+    context: &Context<PipelineState>,
+) -> Result<Observed, PipelineError> {
+    let namespace = pipeline.namespace().unwrap_or_default();
+    let client = &context.client;
+    let source = source(pipeline, context).await?;
+    let artifact = source
+        .status
+        .as_ref()
+        .and_then(|status| status.artifact.clone())
+        .ok_or_else(|| {
+            PipelineError::Source(format!(
+                "GitRepository {} has no artifact yet",
+                source.name_any()
+            ))
+        })?;
+    let revision = artifact.revision.clone();
+    let forge = forge(client, &namespace, &pipeline.spec.provider_ref.name).await?;
+    let statuses = forge.commit_statuses(revision_sha(&revision)).await?;
+    let images = stage_images(pipeline, context, &artifact).await?;
+    let previous = pipeline.status.clone().unwrap_or_default().stages;
+    let mut facts = Vec::new();
+    let mut canary_events = Vec::new();
+    for (index, (stage, image)) in pipeline.spec.stages.iter().zip(images).enumerate() {
+        let kustomization =
+            get::<Kustomization>(client, &namespace, &stage.kustomization_ref.name).await?;
+        let health =
+            kustomization.map_or(Health::Progressing, |k| kustomization_health(&k, &revision));
+        let canary = match (&stage.canary_ref, &image) {
+            (Some(canary), Some(image)) => {
+                Some(canary_phase(client, &namespace, &canary.name, image).await?)
+            }
+            _ => None,
+        };
+        let canary_phase = canary.as_ref().map(|(_, phase)| phase.clone());
+        if let (Some((Some(object), phase)), Health::Healthy) = (canary, &health) {
+            canary_events.push(canary_event(object, &phase, &revision));
+        }
+        let pull_request = match previous.get(index).and_then(|old| old.pull_request.clone()) {
+            Some(known) => Some(refresh(&forge, known).await?),
+            None => None,
+        };
+        let source_kustomization = index
+            .checked_sub(1)
+            .map(|from| pipeline.spec.stages[from].kustomization_ref.name.as_str())
+            .unwrap_or_default();
+        facts.push(StageFacts {
+            image,
+            applied_revision: Some(revision.clone()),
+            health,
+            canary_phase,
+            pull_request,
+            required_statuses_green: statuses_green(
+                &stage.required_statuses,
+                source_kustomization,
+                &statuses,
+            ),
+        });
+    }
+    Ok(Observed {
+        facts,
+        canary_events,
+        base_branch: base_branch(&source, &revision),
+        credentials: credentials(client, &source).await?,
+        revision,
+        statuses,
+        source,
+        forge,
+    })
+}
+
+async fn source(
+    pipeline: &Pipeline,
+    context: &Context<PipelineState>,
+) -> Result<GitRepository, PipelineError> {
+    let own = pipeline.namespace().unwrap_or_default();
+    let reference = &pipeline.spec.source_ref;
+    let namespace = reference.namespace.clone().unwrap_or(own.clone());
+    if context.state.no_cross_namespace_refs && namespace != own {
+        return Err(PipelineError::CrossNamespace(format!(
+            "{namespace}/{}",
+            reference.name
+        )));
+    }
+    get::<GitRepository>(&context.client, &namespace, &reference.name)
+        .await?
+        .ok_or_else(|| {
+            PipelineError::Source(format!(
+                "GitRepository {namespace}/{} not found",
+                reference.name
+            ))
+        })
+}
+
+/// The branch the source follows: `spec.ref.branch`, else the branch its revision names.
+fn base_branch(source: &GitRepository, revision: &str) -> String {
+    source
+        .spec
+        .reference
+        .as_ref()
+        .and_then(|reference| reference.branch.clone())
+        .unwrap_or_else(|| revision.split('@').next().unwrap_or("main").to_owned())
+}
+
+async fn forge(client: &Client, namespace: &str, name: &str) -> Result<Forge, PipelineError> {
+    let provider_error = |message: String| PipelineError::Provider {
+        name: name.to_owned(),
+        message,
+    };
+    let provider = get::<Provider>(client, namespace, name)
+        .await?
+        .ok_or_else(|| provider_error("not found".into()))?;
+    let kind = forge_kind(provider.spec.provider_type).ok_or_else(|| {
+        provider_error("a Pipeline needs a Git host provider (github, gitlab, gitea)".into())
+    })?;
+    forge_client(client, &provider, kind)
+        .await
+        .map_err(|error| provider_error(error.to_string()))
+}
+
+/// The image each stage's files name, read from the source artifact unpacked in a scratch folder.
+async fn stage_images(
+    pipeline: &Pipeline,
+    context: &Context<PipelineState>,
+    artifact: &sluice_gitops::api::git_repository::Artifact,
+) -> Result<Vec<Option<String>>, PipelineError> {
+    let locations = pipeline
+        .spec
+        .stages
+        .iter()
+        .map(location_of)
+        .collect::<Result<Vec<_>, PipelineError>>()?;
+    let key = (
+        artifact.revision.clone(),
+        artifact.digest.clone(),
+        locations.clone(),
+    );
+    let pipeline_key = format!(
+        "{}/{}",
+        pipeline.namespace().unwrap_or_default(),
+        pipeline.name_any()
+    );
+    if let Some(images) = context.state.images.read(&pipeline_key, &key) {
+        return Ok(images);
+    }
+    std::fs::create_dir_all(&context.state.workdir)
+        .map_err(|e| PipelineError::Images(e.to_string()))?;
+    let scratch = tempfile::tempdir_in(&context.state.workdir)
+        .map_err(|e| PipelineError::Images(e.to_string()))?;
+    context
+        .state
+        .artifacts
+        .unpack(artifact, scratch.path())
+        .await
+        .map_err(|error| PipelineError::Source(error.to_string()))?;
+    let git = context.state.git.clone();
+    let images = tokio::task::spawn_blocking(move || {
+        locations
+            .iter()
+            .map(|location| git.stage_image(scratch.path(), location))
+            .collect::<Result<Vec<_>, String>>()
+    })
+    .await
+    .map_err(|error| PipelineError::Images(error.to_string()))?
+    .map_err(PipelineError::Images)?;
+    context
+        .state
+        .images
+        .remember(pipeline_key, key, images.clone());
+    Ok(images)
+}
+
+/// Where `stage` writes its image.
+///
+/// Errors: [`PipelineError::InvalidStage`] when its `image` names no target or both.
+pub fn location_of(stage: &Stage) -> Result<ImageLocation, PipelineError> {
+    let target = stage
+        .image
+        .target()
+        .map_err(|error| PipelineError::InvalidStage {
+            stage: stage.name.clone(),
+            message: error.to_string(),
+        })?;
+    Ok(match target {
+        ImageTarget::Policy(policy) => ImageLocation::Markers {
+            path: stage.path.clone(),
+            policy: policy.to_owned(),
+        },
+        ImageTarget::KustomizeImage(entry) => ImageLocation::ImagesEntry {
+            file: entry.path.clone(),
+            name: entry.name.clone(),
+        },
+    })
+}
+
+/// Canary `name` (`None` when it does not exist) and its phase as the planner reads it:
+/// `Succeeded` only when its primary also runs `image` (a canary still showing the previous
+/// run's success reads as waiting).
+async fn canary_phase(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    image: &str,
+) -> Result<(Option<InvolvedObject>, String), PipelineError> {
+    let gvk = GroupVersionKind::gvk("canary.sluice.dev", "v1", "Canary");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk(&gvk));
+    let Some(canary) = api
+        .get_opt(name)
+        .await
+        .map_err(kube_error(format!("Canary {namespace}/{name}")))?
+    else {
+        return Ok((None, "not found".into()));
+    };
+    let object = InvolvedObject {
+        kind: "Canary".into(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        api_version: "canary.sluice.dev/v1".into(),
+        labels: canary.labels().clone(),
+    };
+    let phase = canary.data["status"]["phase"]
+        .as_str()
+        .unwrap_or("Pending")
+        .to_owned();
+    if phase != "Succeeded" {
+        return Ok((Some(object), phase));
+    }
+    let target = canary.data["spec"]["targetRef"]["name"]
+        .as_str()
+        .unwrap_or(name);
+    let primary_name = format!("{target}-primary");
+    let primary = get::<Deployment>(client, namespace, &primary_name).await?;
+    let images: Vec<String> = primary
+        .and_then(|deployment| deployment.spec.template.spec)
+        .map(|pod| pod.containers.into_iter().filter_map(|c| c.image).collect())
+        .unwrap_or_default();
+    let phase = if primary_runs(image, &images) {
+        phase
+    } else {
+        format!("Succeeded on a previous revision; {primary_name} does not run {image} yet")
+    };
+    Ok((Some(object), phase))
+}
+
+/// The pull request's current state on the forge.
+async fn refresh(forge: &Forge, known: PullRequest) -> Result<PullRequest, PipelineError> {
+    let current = forge.pull_request(known.number).await?;
+    let state = match (current.merged, current.open) {
+        (true, _) => PullRequestState::Merged,
+        (false, true) => PullRequestState::Open,
+        (false, false) => PullRequestState::Closed,
+    };
+    Ok(PullRequest {
+        state,
+        url: current.url,
+        ..known
+    })
+}
+
+async fn credentials(
+    client: &Client,
+    source: &GitRepository,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, PipelineError> {
+    let Some(reference) = &source.spec.secret_ref else {
+        return Ok(None);
+    };
+    let namespace = source.namespace().unwrap_or_default();
+    read_secret_data(client, &namespace, &reference.name)
+        .await
+        .map(Some)
+        .map_err(kube_error(format!("Secret {namespace}/{}", reference.name)))
+}
+
+async fn get<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>, PipelineError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(kube_error(format!("{} {namespace}/{name}", K::kind(&()))))
+}
+
+fn kube_error(what: String) -> impl FnOnce(kube::Error) -> PipelineError {
+    move |source| PipelineError::Kube { what, source }
+}
