@@ -14,11 +14,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use std::collections::BTreeSet;
 
-use crate::analysis::revision::ConfigRef;
+use crate::analysis::revision::{ConfigRef, hash_hex};
 use crate::api::Canary;
 use crate::api::canary::CustomMetadata;
 use crate::names::Names;
@@ -196,45 +195,15 @@ pub(crate) fn generated(
     if let (Value::Object(object), Value::Object(body)) = (&mut object, body) {
         object.extend(body);
     }
-    let hash = hash_hex(&object);
+    let hash = hash_hex(&object.to_string());
     object["metadata"]["annotations"][APPLIED_HASH_ANNOTATION] = json!(hash);
     object
-}
-
-/// 16 hex digits of the SHA-256 of `value`'s JSON.
-fn hash_hex(value: &Value) -> String {
-    Sha256::digest(value.to_string().as_bytes())
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::canary::{CanaryService, CanarySpec, ObjectReference};
-
-    fn canary() -> Canary {
-        let mut canary = Canary::new(
-            "podinfo",
-            CanarySpec {
-                target_ref: ObjectReference {
-                    kind: "Deployment".into(),
-                    name: "podinfo".into(),
-                    ..Default::default()
-                },
-                service: CanaryService {
-                    port: 9898,
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        );
-        canary.metadata.namespace = Some("test".into());
-        canary.metadata.uid = Some("uid-1".into());
-        canary
-    }
+    use crate::test_fixtures::podinfo_canary as canary;
 
     fn target() -> Deployment {
         serde_json::from_value(json!({

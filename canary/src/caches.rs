@@ -19,8 +19,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
+use crate::analysis::revision::hash_hex;
 use crate::api::MetricTemplate;
 
 /// The annotation a cached ConfigMap or Secret carries instead of its data: 16 hex digits of
@@ -197,12 +197,7 @@ fn set_digest<K: Resource>(object: &mut K, digest: String) {
 
 /// 16 hex digits of the SHA-256 of `data`'s JSON (maps serialize with sorted keys).
 fn data_digest(data: &impl Serialize) -> String {
-    let json = serde_json::to_vec(data).unwrap_or_default();
-    Sha256::digest(&json)
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hash_hex(&serde_json::to_string(data).unwrap_or_default())
 }
 
 #[cfg(test)]

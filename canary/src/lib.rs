@@ -16,7 +16,6 @@ pub mod bootstrap;
 pub mod caches;
 pub mod controller;
 pub mod credentials;
-pub mod error_text;
 pub mod metric_check;
 pub mod metrics;
 pub mod names;
@@ -30,3 +29,6 @@ pub mod router;
 pub mod settings;
 pub mod shared;
 pub mod webhook;
+
+#[cfg(test)]
+mod test_fixtures;

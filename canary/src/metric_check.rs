@@ -5,13 +5,14 @@
 
 use std::collections::BTreeMap;
 
+use sluice_runtime::error_text;
+
 use crate::analysis::CheckOutcome;
 use crate::api::Canary;
 use crate::api::canary::CanaryMetric;
 use crate::api::metric_template::MetricProviderType;
 use crate::caches::{Caches, cached};
 use crate::credentials::SecretCredentials;
-use crate::error_text::chain;
 use crate::metrics::builtin::BuiltinMetric;
 use crate::metrics::template::{QueryContext, render};
 use crate::metrics::threshold::evaluate;
@@ -96,7 +97,11 @@ pub async fn check(canary: &Canary, metric: &CanaryMetric, checker: &Checker<'_>
             });
             judged(metric, value)
         }
-        Err(query_error) => error(format!("metric {}: {}", metric.name, chain(&query_error))),
+        Err(query_error) => error(format!(
+            "metric {}: {}",
+            metric.name,
+            error_text::chain(&query_error)
+        )),
     }
 }
 

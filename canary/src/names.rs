@@ -20,6 +20,11 @@ pub enum NamesError {
     NoSelectorLabel(String),
 }
 
+/// The primary Deployment Flagger makes of target Deployment `target`: `<target>-primary`.
+pub fn primary_name(target: &str) -> String {
+    format!("{target}-primary")
+}
+
 /// Names of a Canary's objects in its namespace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Names {
@@ -66,7 +71,7 @@ impl Names {
             .unwrap_or_else(|| target_name.clone());
         Ok(Names {
             namespace: canary.metadata.namespace.clone().unwrap_or_default(),
-            primary: format!("{target_name}-primary"),
+            primary: primary_name(&target_name),
             target: target_name,
             primary_service: format!("{service}-primary"),
             canary_service: format!("{service}-canary"),
@@ -81,7 +86,7 @@ impl Names {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::canary::{CanaryService, CanarySpec, ObjectReference};
+    use crate::test_fixtures::podinfo_canary;
 
     fn target(labels: serde_json::Value) -> Deployment {
         serde_json::from_value(serde_json::json!({
@@ -92,23 +97,8 @@ mod tests {
     }
 
     fn canary(service: Option<&str>) -> Canary {
-        let mut canary = Canary::new(
-            "podinfo",
-            CanarySpec {
-                target_ref: ObjectReference {
-                    kind: "Deployment".into(),
-                    name: "podinfo".into(),
-                    ..Default::default()
-                },
-                service: CanaryService {
-                    name: service.map(str::to_owned),
-                    port: 9898,
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        );
-        canary.metadata.namespace = Some("test".into());
+        let mut canary = podinfo_canary();
+        canary.spec.service.name = service.map(str::to_owned);
         canary
     }
 

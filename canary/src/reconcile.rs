@@ -10,12 +10,11 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
-use sha2::{Digest, Sha256};
 use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
 use crate::actions::{ActionError, Executor};
 use crate::analysis::phase::promoted_condition;
-use crate::analysis::revision::{ConfigRef, Revision, referenced_configs};
+use crate::analysis::revision::{ConfigRef, Revision, hash_hex, referenced_configs};
 use crate::analysis::{AnalysisState, Decision, Facts, Transition, decide};
 use crate::api::{Canary, CanaryPhase, CanaryStatus};
 use crate::caches::{DATA_DIGEST_ANNOTATION, cached};
@@ -94,11 +93,12 @@ pub async fn reconcile(
         Ok((status, message)) => {
             let uid = canary.uid().unwrap_or_default();
             context.state.remember_status(&uid, status.clone());
-            let current = canary.status.as_ref().map_or(&[][..], |s| &s.conditions);
-            let written = CanaryStatus {
-                conditions: with_conditions(current, &status.conditions),
-                ..status.clone()
-            };
+            let current = canary
+                .status
+                .as_ref()
+                .map_or(&[][..], |s| &s.reconcile.conditions);
+            let mut written = status.clone();
+            written.reconcile.conditions = with_conditions(current, &status.reconcile.conditions);
             let mut reconciled = Reconciled::ready(message).with_status(&written);
             if status.tracked_configs.is_empty() {
                 reconciled
@@ -259,7 +259,7 @@ async fn revert_tick(
     }
     status.phase = Some(phase);
     set_promoted(
-        &mut status.conditions,
+        &mut status.reconcile.conditions,
         phase,
         canary.metadata.generation,
         now,
@@ -293,12 +293,7 @@ fn revision_of(target: &Deployment, shared: &Shared, namespace: &str) -> Revisio
 
 /// Flagger's webhook `checksum`: a hash of the revision's template hash and tracked configs.
 fn checksum(revision: &Revision) -> String {
-    let text = serde_json::json!({"spec": revision.spec, "configs": revision.configs}).to_string();
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hash_hex(&serde_json::json!({"spec": revision.spec, "configs": revision.configs}).to_string())
 }
 
 /// The status after `transition`: its state; the revision when it synced; `lastPromotedSpec` on
@@ -345,7 +340,7 @@ fn next_status(
     status.iterations = state.iterations;
     if let Some(phase) = state.phase {
         set_promoted(
-            &mut status.conditions,
+            &mut status.reconcile.conditions,
             phase,
             canary.metadata.generation,
             now,
@@ -478,6 +473,6 @@ mod tests {
         let transition = Transition::hold(AnalysisState::at(CanaryPhase::Succeeded));
         let status = next_status(&canary, &previous, &transition, &revision);
         assert_eq!(status.last_promoted_spec.as_deref(), Some("new"));
-        assert_eq!(status.conditions[0].status, "True");
+        assert_eq!(status.reconcile.conditions[0].status, "True");
     }
 }

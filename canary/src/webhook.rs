@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sluice_runtime::duration::parse_go_duration;
+use sluice_runtime::error_text;
 
 use crate::analysis::{CheckOutcome, Gate};
 use crate::api::canary::{CanaryWebhook, HookType};
-use crate::error_text::chain;
 
 /// Flagger's default hook timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -87,7 +87,9 @@ impl Webhooks {
                     };
                 }
                 Ok(response) => detail = format!("{} answered {}", hook.url, response.status()),
-                Err(error) => detail = format!("calling {}: {}", hook.url, chain(&error)),
+                Err(error) => {
+                    detail = format!("calling {}: {}", hook.url, error_text::chain(&error))
+                }
             }
         }
         HookResult {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
 
 /// Arguments of `sluice crds`.
 #[derive(clap::Args)]
@@ -21,6 +22,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
     crds.extend(sluice_image_reflector::api::crds());
     crds.extend(sluice_image_automation::api::crds());
     crds.extend(sluice_canary::api::crds());
+    crds.push(sluice_promotion::api::Pipeline::crd());
     crds.sort_by(|a, b| {
         (&a.spec.group, &a.spec.names.kind).cmp(&(&b.spec.group, &b.spec.names.kind))
     });

@@ -92,7 +92,7 @@ async fn the_controller_serves_probes_and_handles_a_reconcile_request() -> anyho
         .get("webhook")
         .await?;
     let status = handled.status.unwrap_or_default();
-    assert!(status.last_handled_reconcile_at.is_some());
+    assert!(status.reconcile.last_handled_reconcile_at.is_some());
     let (_, metrics) = http_get(port, "/metrics").unwrap_or_default();
     assert!(
         metrics.contains(

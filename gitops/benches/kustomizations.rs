@@ -201,9 +201,9 @@ async fn count_ready(kustomizations: &Api<Kustomization>) -> anyhow::Result<usiz
             .items
             .iter()
             .filter(|k| {
-                k.status
-                    .as_ref()
-                    .is_some_and(|s| conditions::is_ready_at(&s.conditions, k.metadata.generation))
+                k.status.as_ref().is_some_and(|s| {
+                    conditions::is_ready_at(&s.reconcile.conditions, k.metadata.generation)
+                })
             })
             .count();
         match page.metadata.continue_.filter(|token| !token.is_empty()) {

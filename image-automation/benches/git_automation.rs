@@ -11,10 +11,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sluice_image_automation::git::auth::GitAuth;
+use sluice_git::{Author, GitAuth, RefSelector};
 use sluice_image_automation::git::automation_run::{MessageSpec, RunRequest, run_automation};
-use sluice_image_automation::git::checkout_ref::CheckoutRef;
-use sluice_image_automation::git::commit::Author;
 use sluice_image_automation::git::push_target::PushTarget;
 use sluice_image_automation::setters::policy::Policies;
 use sluice_servers::git_server::GitServers;
@@ -99,7 +97,7 @@ fn request(work_dir: &Path, url: &str, tag: &str) -> anyhow::Result<RunRequest> 
         work_dir: work_dir.to_owned(),
         url: url.to_owned(),
         auth: GitAuth::Anonymous,
-        checkout: CheckoutRef::Branch("main".into()),
+        checkout: RefSelector::Branch("main".into()),
         push: PushTarget {
             branch: "main".into(),
             separate_branch: false,

@@ -17,7 +17,7 @@ pub const DATABASE_FILE: &str = "image-reflector.redb";
 /// The page cache redb may keep in memory, in bytes.
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
-const SCANS: TableDefinition<&str, &[u8]> = TableDefinition::new("scans");
+const SCANS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("scans");
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -190,7 +190,7 @@ impl TagStore {
 
 /// The keys of `table` not in `live`.
 fn absent_keys(
-    table: &redb::Table<&str, &[u8]>,
+    table: &redb::Table<'_, &str, &[u8]>,
     live: &HashSet<String>,
 ) -> Result<Vec<String>, Error> {
     let mut absent = Vec::new();

@@ -25,10 +25,10 @@ pub fn load_configs(loader: &Loader, entry: &str) -> Result<Vec<Value>, Error> {
         message,
     };
     if entry.contains('\n') || entry.contains(": ") {
-        return super::yaml::parse_documents(entry).map_err(malformed);
+        return super::yaml::parse_documents(entry, loader.budget()).map_err(malformed);
     }
     match loader.entry(entry)? {
-        Entry::File(path, text) => super::yaml::parse_documents(&text)
+        Entry::File(path, text) => super::yaml::parse_documents(&text, loader.budget())
             .map_err(|message| Error::Malformed { path, message }),
         Entry::Directory(dir) => {
             let built = Target::load(loader.child(&dir)?)?.accumulate(Accumulator::new())?;
@@ -136,7 +136,10 @@ pub fn run_transformer(
     let kind = kind_of(loader, config)?;
     let settings: Config = parse(loader, config)?;
     let resources = &mut accumulator.resources;
-    let fail = |message: String| build_error(loader, message);
+    let fail = |message: String| {
+        let deadline = loader.budget().check(loader.root());
+        deadline.err().unwrap_or_else(|| build_error(loader, message))
+    };
     match kind.as_str() {
         "LabelTransformer" => {
             metadata_maps::add_pairs(resources, &strings(&settings.labels), &settings.field_specs)
@@ -194,7 +197,8 @@ pub fn run_transformer(
         .map_err(fail),
         "PatchTransformer" => {
             let body = patch_body(loader, &settings.path, &settings.patch)?;
-            patches::apply_patch(resources, &body, settings.target.as_ref()).map_err(fail)
+            patches::apply_patch(resources, &body, settings.target.as_ref(), loader.budget())
+                .map_err(fail)
         }
         "PatchJson6902Transformer" => {
             let body = patch_body(loader, &settings.path, &settings.json_op)?;
@@ -202,6 +206,7 @@ pub fn run_transformer(
                 resources,
                 &body,
                 &settings.target.clone().unwrap_or_default(),
+                loader.budget(),
             )
             .map_err(fail)
         }
@@ -215,12 +220,12 @@ pub fn run_transformer(
             }
             bodies
                 .iter()
-                .try_for_each(|body| patches::apply_patch(resources, body, None))
+                .try_for_each(|body| patches::apply_patch(resources, body, None, loader.budget()))
                 .map_err(fail)
         }
         "ReplacementTransformer" => {
             let list = super::replacements::load(loader, &settings.replacements)?;
-            super::replacements::apply(resources, &list).map_err(fail)
+            super::replacements::apply(resources, &list, loader.budget()).map_err(fail)
         }
         other => Err(unsupported(loader, other)),
     }
@@ -232,7 +237,7 @@ fn patch_body(loader: &Loader, path: &str, text: &str) -> Result<PatchBody, Erro
     } else {
         (loader.root().to_path_buf(), text.to_string())
     };
-    patches::parse_patch(&content).map_err(|message| Error::Malformed {
+    patches::parse_patch(&content, loader.budget()).map_err(|message| Error::Malformed {
         path: file,
         message,
     })

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::StepResult;
+use super::limits::Budget;
 use super::resource::{Gvk, Resource};
 
 /// A field path in the resources of a group/version/kind (empty parts match any), and whether
@@ -52,13 +53,15 @@ const DEFAULT_FIELD_SPECS: &str = include_str!("default_field_specs.yaml");
 impl TransformerConfig {
     /// kustomize's built-in configuration (from `builtinpluginconsts`, kustomize v5.8).
     pub fn defaults() -> Self {
-        let value = super::yaml::parse_document(DEFAULT_FIELD_SPECS).unwrap_or(Value::Null);
+        let value = super::yaml::parse_document(DEFAULT_FIELD_SPECS, &Budget::new(None))
+            .unwrap_or(Value::Null);
         serde_json::from_value(value).unwrap_or_default()
     }
 
-    /// Parses a `configurations` file. Errors with the YAML or shape problem.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let value = super::yaml::parse_document(text)?;
+    /// Parses a `configurations` file, its aliases charged to `budget`. Errors with the YAML or
+    /// shape problem, or the [`limits`](super::limits) exceeded.
+    pub fn parse(text: &str, budget: &Budget) -> Result<Self, String> {
+        let value = super::yaml::parse_document(text, budget)?;
         let value = if value.is_null() {
             Value::Object(Map::new())
         } else {

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::fieldspec::FieldSpec;
+use super::limits::Budget;
 
 /// A kustomization (or component) file as written; deprecated fields are folded into their
 /// replacements by [`Kustomization::fix_deprecated`].
@@ -200,9 +201,10 @@ fn match_field_names_ignoring_case(value: &mut Value) {
 
 impl Kustomization {
     /// Parses a kustomization file's text (field names matched ignoring case, as kustomize
-    /// does). Errors with the YAML or field-type problem.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let value = super::yaml::parse_document(text)?;
+    /// does), its aliases charged to `budget`. Errors with the YAML or field-type problem, or
+    /// the [`limits`](super::limits) exceeded.
+    pub fn parse(text: &str, budget: &Budget) -> Result<Self, String> {
+        let value = super::yaml::parse_document(text, budget)?;
         let mut value = if value.is_null() {
             Value::Object(Default::default())
         } else {

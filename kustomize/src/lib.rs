@@ -4,6 +4,10 @@
 //! them as `kustomize build` does. Nothing here is global: builds share no state, so any number
 //! may run at once. Remote bases, helm charts and exec or container plugins are refused.
 //!
+//! The files may come from an attacker (a tenant's repository): every figure that bounds what a
+//! build may cost (file size, YAML aliases and nesting, substitution) is in [`limits`], and
+//! [`build_with`] takes a deadline after which the build stops.
+//!
 //! Split by concept: [`loader`] (files, root restriction, cycles), `kustomization` (the file),
 //! `resources_file`, `generators` and `hash`, `transformers`, `patches`, `name_reference`,
 //! `replacements`, `vars` (deprecated, still built), `target` (the order kustomize runs them
@@ -18,6 +22,7 @@ mod fieldspec;
 mod generators;
 mod hash;
 mod kustomization;
+pub mod limits;
 mod loader;
 mod name_reference;
 mod ordering;
@@ -34,23 +39,55 @@ mod yaml;
 pub mod substitute;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::Value;
 
 pub use error::Error;
 
+use limits::Budget;
+
 use loader::Loader;
 use target::{Accumulator, Target};
+
+/// The names kustomize recognises as a kustomization file, in its order (kustomize's
+/// `konfig.RecognizedKustomizationFileNames`): a directory holding one of them is a
+/// kustomization, and [`build`] refuses a directory holding more than one.
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// The annotation that keeps a resource out of the build output (kustomize's local config).
 const LOCAL_CONFIG_ANNOTATION: &str = "config.kubernetes.io/local-config";
 
+/// How a build runs (see [`build_with`]); the default has no deadline.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuildOptions {
+    /// When the build must stop: checked before every file load and every build step (each
+    /// resource, generator, component, transformer and patch, and each final pass), so a build
+    /// past it returns [`Error::Deadline`] within one step and frees its thread. `None`: no time
+    /// limit (the [`limits`] on sizes still apply).
+    pub deadline: Option<Instant>,
+}
+
 /// Builds the kustomization in `dir` as `kustomize build dir` does (load restrictions "root
 /// only", no plugins): returns the resources, in kustomize's output order (input order).
 /// When `boundary` is set, no file or base outside it is read (for Flux sources: the artifact
-/// root). Errors with [`Error`], naming the file at fault.
+/// root). Errors with [`Error`], naming the file at fault. No deadline: see [`build_with`].
 pub fn build(dir: &Path, boundary: Option<&Path>) -> Result<Vec<Value>, Error> {
-    let target = Target::load(Loader::new(dir, boundary)?)?;
+    build_with(dir, boundary, &BuildOptions::default())
+}
+
+/// Builds `dir` as [`build`] does, stopping with [`Error::Deadline`] (naming the file or
+/// kustomization it was at) once `options.deadline` has passed. Inputs past the [`limits`] fail
+/// with [`Error::Limit`] (file size) or [`Error::Malformed`] (YAML aliases and nesting).
+pub fn build_with(
+    dir: &Path,
+    boundary: Option<&Path>,
+    options: &BuildOptions,
+) -> Result<Vec<Value>, Error> {
+    let budget = Arc::new(Budget::new(options.deadline));
+    let target = Target::load(Loader::new(dir, boundary, Arc::clone(&budget))?)?;
     target
         .kustomization
         .check_openapi()
@@ -58,13 +95,21 @@ pub fn build(dir: &Path, boundary: Option<&Path>) -> Result<Vec<Value>, Error> {
     let mut accumulator = target.accumulate(Accumulator::new())?;
     let resources = &mut accumulator.resources;
     for resource in resources.iter_mut().filter(|resource| resource.needs_hash) {
+        budget.check(&target.file)?;
         let suffix = hash::content_hash(&resource.object);
         let name = format!("{}-{suffix}", resource.name());
         resource.store_previous_id();
         resource.set_metadata_str("name", &name);
     }
-    name_reference::fix_name_references(resources, &accumulator.config.name_reference)
-        .map_err(|message| Error::build(&target.file, message))?;
+    budget.check(&target.file)?;
+    let fixed = name_reference::fix_name_references(
+        resources,
+        &accumulator.config.name_reference,
+        &budget,
+    );
+    budget.check(&target.file)?;
+    fixed.map_err(|message| Error::build(&target.file, message))?;
+    budget.check(&target.file)?;
     vars::resolve_vars(
         resources,
         &accumulator.vars,
@@ -82,6 +127,7 @@ pub fn build(dir: &Path, boundary: Option<&Path>) -> Result<Vec<Value>, Error> {
             path: target.file.clone(),
             message: error.to_string(),
         })?;
+    budget.check(&target.file)?;
     ordering::sort(resources, sort_options.as_ref());
     Ok(accumulator
         .resources
@@ -98,9 +144,19 @@ pub fn build(dir: &Path, boundary: Option<&Path>) -> Result<Vec<Value>, Error> {
 }
 
 /// Builds `dir` (see [`build`]) and prints the result as `kustomize build` does: each resource
-/// as YAML with sorted keys, documents joined by `---`.
+/// as YAML with sorted keys, documents joined by `---`. No deadline: see [`build_yaml_with`].
 pub fn build_yaml(dir: &Path, boundary: Option<&Path>) -> Result<String, Error> {
-    Ok(yaml::to_yaml_stream(&build(dir, boundary)?))
+    build_yaml_with(dir, boundary, &BuildOptions::default())
+}
+
+/// Builds `dir` with `options` (see [`build_with`]) and prints the result as [`build_yaml`]
+/// does. The deadline covers the build, not the printing (linear in the output).
+pub fn build_yaml_with(
+    dir: &Path,
+    boundary: Option<&Path>,
+    options: &BuildOptions,
+) -> Result<String, Error> {
+    Ok(yaml::to_yaml_stream(&build_with(dir, boundary, options)?))
 }
 
 /// Prints resources as `kustomize build` does (see [`build_yaml`]).

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::error::StepResult;
 use super::fieldspec::{NameBackReference, walk};
+use super::limits::Budget;
 use super::resource::{Gvk, ResId, Resource};
 
 /// What name reference needs to know of a possible referral.
@@ -28,13 +29,20 @@ impl Referral {
 }
 
 /// Rewrites, in every resource, the name fields listed by `back_references` that name a
-/// resource whose name changed during the build. Errors when a reference is ambiguous.
+/// resource whose name changed during the build. Errors when a reference is ambiguous, or
+/// stops ("build deadline exceeded") once `budget`'s deadline has passed: the work is
+/// quadratic in the resources (each resource against every other), so the deadline is checked
+/// before each resource.
 pub fn fix_name_references(
     resources: &mut [Resource],
     back_references: &[NameBackReference],
+    budget: &Budget,
 ) -> StepResult<()> {
     let referrals: Vec<Referral> = resources.iter().map(Referral::of).collect();
     for (index, resource) in resources.iter_mut().enumerate() {
+        if budget.expired() {
+            return Err("build deadline exceeded".to_string());
+        }
         let referrer = &referrals[index];
         let original_gvk = resource.original_id().gvk;
         let reachable = reachable_referrals(resource, &referrals);
@@ -265,6 +273,7 @@ mod tests {
         fix_name_references(
             &mut resources,
             &TransformerConfig::defaults().name_reference,
+            &Budget::new(None),
         )
         .unwrap();
         assert_eq!(

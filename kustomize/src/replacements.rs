@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::error::{Error, StepResult};
 use super::kustomization::{ReplacementEntry, Selector};
+use super::limits::Budget;
 use super::loader::Loader;
 use super::patches::selector::select;
 use super::resource::Resource;
@@ -65,7 +66,7 @@ pub fn load(loader: &Loader, entries: &[ReplacementEntry]) -> Result<Vec<Replace
             path: path.clone(),
             message,
         };
-        for document in super::yaml::parse_documents(&text).map_err(malformed)? {
+        for document in super::yaml::parse_documents(&text, loader.budget()).map_err(malformed)? {
             let items = if let Value::Array(items) = document {
                 items
             } else {
@@ -81,13 +82,24 @@ pub fn load(loader: &Loader, entries: &[ReplacementEntry]) -> Result<Vec<Replace
     Ok(replacements)
 }
 
-/// Applies every replacement in order. Errors when a source selects no or several resources,
-/// or its field is missing, or a target field is missing and not to be created.
-pub fn apply(resources: &mut [Resource], replacements: &[Replacement]) -> StepResult<()> {
+/// Applies every replacement in order, stopping when `budget`'s deadline has passed. Errors
+/// when a source selects no or several resources, or its field is missing, or a target field
+/// is missing and not to be created; or when a copy would pass the
+/// [`limits`](super::limits) (each value written is charged to `budget`, see
+/// [`Budget::charge_insertion`]: replacements chained through each other double a resource
+/// at every step).
+pub fn apply(
+    resources: &mut [Resource],
+    replacements: &[Replacement],
+    budget: &Budget,
+) -> StepResult<()> {
     for replacement in replacements {
+        if budget.expired() {
+            return Err("build deadline exceeded".to_string());
+        }
         let value = source_value(resources, &replacement.source)?;
         for target in &replacement.targets {
-            apply_target(resources, target, &value)?;
+            apply_target(resources, target, &value, budget)?;
         }
     }
     Ok(())
@@ -131,7 +143,12 @@ fn source_value(resources: &[Resource], source: &Source) -> StepResult<Value> {
     }
 }
 
-fn apply_target(resources: &mut [Resource], target: &Target, value: &Value) -> StepResult<()> {
+fn apply_target(
+    resources: &mut [Resource],
+    target: &Target,
+    value: &Value,
+    budget: &Budget,
+) -> StepResult<()> {
     let selected = select(resources, &target.select)?;
     for index in selected {
         let rejected = target.reject.iter().any(|reject| {
@@ -142,15 +159,24 @@ fn apply_target(resources: &mut [Resource], target: &Target, value: &Value) -> S
         }
         for path in &target.field_paths {
             let mut hit = false;
+            let segments = split_field_path(path);
+            let mut refused = None;
             visit(
                 &mut resources[index].object,
-                &split_field_path(path),
+                &segments,
                 target.options.create,
                 &mut |field| {
                     hit = true;
-                    *field = replaced(field, value, &target.options);
+                    let written = replaced(field, value, &target.options);
+                    match budget.charge_insertion(&written, segments.len(), true) {
+                        Ok(()) => *field = written,
+                        Err(message) => refused = Some(message),
+                    }
                 },
             )?;
+            if let Some(message) = refused {
+                return Err(message);
+            }
             if !hit && !target.options.create {
                 return Err(format!(
                     "unable to find field \"{path}\" in replacement target {}",
@@ -327,7 +353,7 @@ mod tests {
             "source": {"kind": "ConfigMap", "name": "c", "fieldPath": "data.image"},
             "targets": [{"select": {"kind": "Deployment"}, "fieldPaths": ["spec.template.spec.containers.[name=web].image"]}]
         })).unwrap();
-        apply(&mut resources, &[replacement]).unwrap();
+        apply(&mut resources, &[replacement], &Budget::new(None)).unwrap();
         assert_eq!(
             resources[1].object["spec"]["template"]["spec"]["containers"][0]["image"],
             "nginx:2"

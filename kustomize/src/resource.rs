@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 /// Group, version and kind of a resource (`apps`, `v1`, `Deployment`; core group is "").
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Gvk {
     pub group: String,
     pub version: String,

@@ -6,17 +6,19 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::error::Error;
+use super::limits::Budget;
 use super::resource::Resource;
 
-/// The resources in the YAML `text` of the file at `path`. Errors, naming the file, on
-/// malformed YAML or a document that is not an object with a kind and a name.
-pub fn parse_resources(path: &Path, text: &str) -> Result<Vec<Resource>, Error> {
+/// The resources in the YAML `text` of the file at `path`, its aliases charged to `budget`.
+/// Errors, naming the file, on malformed YAML, YAML past the [`limits`](super::limits), or a
+/// document that is not an object with a kind and a name.
+pub fn parse_resources(path: &Path, text: &str, budget: &Budget) -> Result<Vec<Resource>, Error> {
     let malformed = |message: String| Error::Malformed {
         path: path.to_path_buf(),
         message,
     };
     let mut resources = Vec::new();
-    for document in super::yaml::parse_documents(text).map_err(malformed)? {
+    for document in super::yaml::parse_documents(text, budget).map_err(malformed)? {
         for mut object in flatten_lists(document) {
             check_object(&object).map_err(malformed)?;
             stringify_metadata_maps(&mut object);
@@ -87,9 +89,12 @@ mod tests {
     fn flattens_lists_and_refuses_nameless_objects() {
         let text = "kind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n";
         assert_eq!(
-            parse_resources(Path::new("f.yaml"), text).unwrap()[0].name(),
+            parse_resources(Path::new("f.yaml"), text, &Budget::new(None)).unwrap()[0].name(),
             "a"
         );
-        assert!(parse_resources(Path::new("f.yaml"), "kind: ConfigMap\n").is_err());
+        assert!(
+            parse_resources(Path::new("f.yaml"), "kind: ConfigMap\n", &Budget::new(None))
+                .is_err()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! One kustomization directory and how it builds (kustomize's `KustTarget`): resources and
 //! bases, generators, components, then the built-in transformers in kustomize's order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use super::builtin_configs;
@@ -12,7 +12,7 @@ use super::kustomization::{Kustomization, scalar_string};
 use super::loader::{Entry, Loader};
 use super::patches::{self, PatchBody};
 use super::replacements;
-use super::resource::Resource;
+use super::resource::{ResId, Resource};
 use super::resources_file::parse_resources;
 use super::transformers::{images, metadata_maps, names, namespace, replicas};
 use super::vars::{Var, merge_var_set, merge_vars};
@@ -35,15 +35,26 @@ impl Accumulator {
         }
     }
 
-    /// Appends `added`, refusing an id already present (kustomize's `AppendAll`).
+    /// Appends `added`, refusing an id already present (kustomize's `AppendAll`). Linear in
+    /// the resources (the ids are hashed as [`ResId::same_as`] compares them): comparing each
+    /// added resource with every present one took minutes for a file of 10,000 resources, one
+    /// step that no deadline could interrupt.
     pub fn append(&mut self, added: Vec<Resource>) -> StepResult<()> {
+        let key = |id: &ResId| {
+            (
+                id.gvk.clone(),
+                id.name.clone(),
+                id.effective_namespace().to_string(),
+            )
+        };
+        let mut present: HashSet<_> = self
+            .resources
+            .iter()
+            .map(|existing| key(&existing.current_id()))
+            .collect();
         for resource in added {
             let id = resource.current_id();
-            if self
-                .resources
-                .iter()
-                .any(|existing| existing.current_id().same_as(&id))
-            {
+            if !present.insert(key(&id)) {
                 return Err(format!(
                     "may not add resource with an already registered id: {}",
                     id.describe()
@@ -67,7 +78,7 @@ impl Target {
     /// malformed, or uses a field Sluice refuses.
     pub fn load(loader: Loader) -> Result<Self, Error> {
         let (file, text) = loader.kustomization_file()?;
-        let kustomization = Kustomization::parse(&text).map_err(|message| Error::Malformed {
+        let kustomization = Kustomization::parse(&text, loader.budget()).map_err(|message| Error::Malformed {
             path: file.clone(),
             message,
         })?;
@@ -82,6 +93,12 @@ impl Target {
             file,
             kustomization,
         })
+    }
+
+    /// Errors with [`Error::Deadline`] naming this kustomization once the build's deadline has
+    /// passed: called before each step.
+    fn check_deadline(&self) -> Result<(), Error> {
+        self.loader.budget().check(&self.file)
     }
 
     fn fail(&self, message: String) -> Error {
@@ -99,7 +116,7 @@ impl Target {
         }
         for path in &self.kustomization.configurations {
             let (file, text) = self.loader.read(path)?;
-            let config = TransformerConfig::parse(&text).map_err(|message| Error::Malformed {
+            let config = TransformerConfig::parse(&text, self.loader.budget()).map_err(|message| Error::Malformed {
                 path: file,
                 message,
             })?;
@@ -110,6 +127,7 @@ impl Target {
             accumulator = self.accumulate_directory(accumulator, path, true)?;
         }
         self.run_transformers(&mut accumulator)?;
+        self.check_deadline()?;
         let Accumulator {
             resources, vars, ..
         } = &mut accumulator;
@@ -121,7 +139,7 @@ impl Target {
     fn accumulate_resource(&self, accumulator: &mut Accumulator, path: &str) -> Result<(), Error> {
         match self.loader.entry(path)? {
             Entry::File(file, text) => {
-                let resources = parse_resources(&file, &text)?;
+                let resources = parse_resources(&file, &text, self.loader.budget())?;
                 accumulator
                     .append(resources)
                     .map_err(|message| self.fail(message))
@@ -176,12 +194,14 @@ impl Target {
                 .map(|args| (GeneratedKind::Secret, args)),
         );
         for (kind, args) in entries {
+            self.check_deadline()?;
             let generated = generators::generate(&self.loader, kind, args, options)?;
             generators::absorb(&mut accumulator.resources, generated)
                 .map_err(|message| self.fail(message))?;
         }
         for entry in &self.kustomization.generators {
             for config in builtin_configs::load_configs(&self.loader, entry)? {
+                self.check_deadline()?;
                 builtin_configs::run_generator(&self.loader, &config, accumulator)
                     .map_err(|error| self.wrap(error))?;
             }
@@ -201,6 +221,7 @@ impl Target {
             .map_err(|error| self.wrap(error))?;
         for entry in &self.kustomization.transformers {
             for config in builtin_configs::load_configs(&self.loader, entry)? {
+                self.check_deadline()?;
                 builtin_configs::run_transformer(&self.loader, &config, accumulator)
                     .map_err(|error| self.wrap(error))?;
             }
@@ -211,18 +232,31 @@ impl Target {
     /// The kustomization's own transformer fields, in kustomize's order.
     fn run_builtin_fields(&self, accumulator: &mut Accumulator) -> Result<(), Error> {
         let k = &self.kustomization;
-        let fail = |message: String| self.fail(message);
+        let budget = self.loader.budget();
+        let fail = |message: String| {
+            self.check_deadline()
+                .err()
+                .unwrap_or_else(|| self.fail(message))
+        };
         for entry in &k.patches_strategic_merge {
+            self.check_deadline()?;
             let body = self.patch_body(entry, "")?;
-            patches::apply_patch(&mut accumulator.resources, &body, None).map_err(fail)?;
+            patches::apply_patch(&mut accumulator.resources, &body, None, budget).map_err(fail)?;
         }
         for patch in &k.patches {
+            self.check_deadline()?;
             let body = self.patch_body(&patch.path, &patch.patch)?;
-            patches::apply_patch(&mut accumulator.resources, &body, patch.target.as_ref())
-                .map_err(fail)?;
+            patches::apply_patch(
+                &mut accumulator.resources,
+                &body,
+                patch.target.as_ref(),
+                budget,
+            )
+            .map_err(fail)?;
         }
         let config = &accumulator.config;
         let resources = &mut accumulator.resources;
+        self.check_deadline()?;
         if !k.namespace.is_empty() {
             namespace::set_namespace(resources, &k.namespace, &config.namespace, false)
                 .map_err(fail)?;
@@ -246,11 +280,14 @@ impl Target {
             .map_err(fail)?;
         }
         for label in &k.labels {
+            self.check_deadline()?;
             let specs = label_specs(config, label);
             metadata_maps::add_pairs(resources, &strings(&label.pairs), &specs).map_err(fail)?;
         }
+        self.check_deadline()?;
         metadata_maps::add_pairs(resources, &strings(&k.common_labels), &config.common_labels)
             .map_err(fail)?;
+        self.check_deadline()?;
         metadata_maps::add_pairs(
             resources,
             &strings(&k.common_annotations),
@@ -258,20 +295,24 @@ impl Target {
         )
         .map_err(fail)?;
         for patch in &k.patches_json6902 {
+            self.check_deadline()?;
             let body = self.patch_body(&patch.path, &patch.patch)?;
             let target = patch.target.clone().unwrap_or_default();
-            patches::apply_json6902(resources, &body, &target).map_err(fail)?;
+            patches::apply_json6902(resources, &body, &target, budget).map_err(fail)?;
         }
         for replica in &k.replicas {
+            self.check_deadline()?;
             replicas::set_replicas(resources, &replica.name, replica.count, &config.replicas)
                 .map_err(fail)?;
         }
         for image in &k.images {
+            self.check_deadline()?;
             images::set_images(resources, image, &config.images).map_err(fail)?;
         }
         if !k.replacements.is_empty() {
+            self.check_deadline()?;
             let list = replacements::load(&self.loader, &k.replacements)?;
-            replacements::apply(resources, &list).map_err(fail)?;
+            replacements::apply(resources, &list, budget).map_err(fail)?;
         }
         Ok(())
     }
@@ -286,7 +327,7 @@ impl Target {
         } else {
             self.loader.read(path)?
         };
-        patches::parse_patch(&content).map_err(|message| Error::Malformed {
+        patches::parse_patch(&content, self.loader.budget()).map_err(|message| Error::Malformed {
             path: file,
             message,
         })

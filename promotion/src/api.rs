@@ -4,13 +4,14 @@
 //! request on the Provider's forge, merged automatically or by a person, and gated on commit
 //! statuses.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use sluice_gitops::api::kustomization::CrossNamespaceSourceReference;
 use sluice_gitops::api::references::LocalObjectReference;
+use sluice_runtime::ReconcileStatus;
 
 /// Desired state of a Pipeline.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -146,18 +147,12 @@ impl StageImage {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PipelineStatus {
-    /// `metadata.generation` last reconciled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// `Ready`, `Reconciling`, `Stalled`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
+    /// `conditions`, `observedGeneration` and `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// One entry per stage, in spec order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageStatus>,
-    /// Value of the `reconcile.sluice.dev/requestedAt` annotation last handled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// Where one stage stands.

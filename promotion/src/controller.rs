@@ -2,8 +2,6 @@
 //! controller layered beside them in the same process (sharing its notifier, so a stage's
 //! canary result reaches the Alerts).
 
-use std::sync::Arc;
-
 use futures::FutureExt;
 use sluice_gitops::controller::Layered;
 use sluice_gitops::controller_flags::CoreFlags;
@@ -12,7 +10,6 @@ use sluice_runtime::Runtime;
 
 use crate::api::Pipeline;
 use crate::reconciler::{PipelineState, reconcile};
-use crate::setter_stage_git::SetterStageGit;
 
 /// Runs the GitOps controllers and the Pipeline controller until shutdown.
 ///
@@ -29,7 +26,6 @@ pub async fn run(runtime: Runtime, flags: CoreFlags) -> anyhow::Result<()> {
 /// Reconciles Pipelines until shutdown.
 async fn pipelines(layered: Layered) {
     let state = PipelineState {
-        git: Arc::new(SetterStageGit),
         artifacts: ArtifactCache::default(),
         images: Default::default(),
         workdir: layered.workdir,

@@ -4,6 +4,8 @@ use sluice_gitops::forge::ForgeError;
 use sluice_gitops::notification::credentials::CredentialsError;
 use sluice_runtime::ReconcileError;
 
+use crate::stage_git::StageGitError;
+
 /// Errors of a Pipeline reconcile.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -26,7 +28,10 @@ pub enum PipelineError {
     Forge(#[from] ForgeError),
     /// A stage's image could not be read from the source artifact.
     #[error("reading stage images: {0}")]
-    Images(String),
+    Images(#[source] StageGitError),
+    /// The scratch folder for the unpacked artifact could not be made.
+    #[error("scratch folder: {0}")]
+    Scratch(#[source] std::io::Error),
     /// A stage names its image in a way Sluice cannot promote (yet).
     #[error("stage {stage}: {message}")]
     InvalidStage {
@@ -37,7 +42,10 @@ pub enum PipelineError {
     },
     /// The promotion commit could not be written or pushed; nothing was pushed.
     #[error("promotion commit: {0}")]
-    Git(String),
+    Git(#[from] StageGitError),
+    /// A blocking task (reading stage images, writing a promotion) panicked or was cancelled.
+    #[error("blocking task: {0}")]
+    Blocking(String),
     /// A stage's Kustomization or canary failed: the promotion stops here.
     #[error("stage {stage} failed: {message}")]
     StageFailed {
@@ -78,6 +86,7 @@ impl ReconcileError for PipelineError {
             PipelineError::Images(_) => "InvalidStageImage",
             PipelineError::InvalidStage { .. } => "InvalidStage",
             PipelineError::Git(_) => "GitOperationFailed",
+            PipelineError::Scratch(_) | PipelineError::Blocking(_) => "InternalError",
             PipelineError::StageFailed { .. } => "StageFailed",
             PipelineError::Kube { .. } => "ReadFailed",
         }

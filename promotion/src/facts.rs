@@ -21,7 +21,11 @@ pub fn kustomization_health(kustomization: &Kustomization, revision: &str) -> He
     let Some(status) = &kustomization.status else {
         return Health::Progressing;
     };
-    let ready = status.conditions.iter().find(|c| c.type_ == READY);
+    let ready = status
+        .reconcile
+        .conditions
+        .iter()
+        .find(|c| c.type_ == READY);
     match ready.map(|c| (c.status.as_str(), c.message.clone())) {
         Some(("True", _)) if status.last_applied_revision.as_deref() == Some(revision) => {
             Health::Healthy
@@ -132,18 +136,22 @@ mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
     use sluice_gitops::api::kustomization::{KustomizationSpec, KustomizationStatus};
+    use sluice_runtime::ReconcileStatus;
 
     fn kustomization(ready: &str, applied: &str, attempted: &str) -> Kustomization {
         let mut object = Kustomization::new("apps-dev", KustomizationSpec::default());
         object.status = Some(KustomizationStatus {
-            conditions: vec![Condition {
-                type_: READY.into(),
-                status: ready.into(),
-                reason: "Any".into(),
-                message: "Deployment podinfo not ready".into(),
-                observed_generation: None,
-                last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
-            }],
+            reconcile: ReconcileStatus {
+                conditions: vec![Condition {
+                    type_: READY.into(),
+                    status: ready.into(),
+                    reason: "Any".into(),
+                    message: "Deployment podinfo not ready".into(),
+                    observed_generation: None,
+                    last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
+                }],
+                ..ReconcileStatus::default()
+            },
             last_applied_revision: Some(applied.into()),
             last_attempted_revision: Some(attempted.into()),
             ..KustomizationStatus::default()

@@ -12,8 +12,8 @@
 //! - [`reconciler`]: thin: observes, plans, acts.
 //!
 //! One vocabulary across Sluice's crates: `observe` does I/O, `facts` are plain data.
-//! - [`stage_git`], [`setter_stage_git`]: the Git side (reading a stage's image, pushing a
-//!   promotion commit) with image automation's setters.
+//! - [`stage_git`]: the Git side (reading a stage's image, pushing a promotion commit) with
+//!   image automation's setters and Git code.
 //! - [`controller`]: `sluice controller core`'s entry, [`controller::run`].
 
 pub mod api;
@@ -25,5 +25,4 @@ pub mod image_cache;
 pub mod observe;
 pub mod plan;
 pub mod reconciler;
-pub mod setter_stage_git;
 pub mod stage_git;

@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use sluice_canary::api::Canary;
+use sluice_canary::api::canary::CanaryPhase;
+use sluice_canary::names::primary_name;
 
 use super::error::PipelineError;
 use super::facts::{
@@ -15,7 +17,7 @@ use super::facts::{
 };
 use super::plan::{Health, StageFacts};
 use super::reconciler::PipelineState;
-use super::stage_git::ImageLocation;
+use super::stage_git::{ImageLocation, stage_image};
 use crate::api::{ImageTarget, Pipeline, PullRequest, PullRequestState, Stage};
 use sluice_gitops::api::git_repository::GitRepository;
 use sluice_gitops::api::kustomization::Kustomization;
@@ -23,8 +25,8 @@ use sluice_gitops::api::provider::Provider;
 use sluice_gitops::forge::{CommitStatus, Forge};
 use sluice_gitops::notification::credentials::{forge_client, forge_kind};
 use sluice_gitops::notification::{Event, InvolvedObject};
-use sluice_gitops::source::credentials::read_secret_data;
 use sluice_runtime::Context;
+use sluice_runtime::secrets::read_secret_data;
 
 /// Everything a reconcile observed.
 pub struct Observed {
@@ -196,25 +198,23 @@ async fn stage_images(
     if let Some(images) = context.state.images.read(&pipeline_key, &key) {
         return Ok(images);
     }
-    std::fs::create_dir_all(&context.state.workdir)
-        .map_err(|e| PipelineError::Images(e.to_string()))?;
-    let scratch = tempfile::tempdir_in(&context.state.workdir)
-        .map_err(|e| PipelineError::Images(e.to_string()))?;
+    let scratch = std::fs::create_dir_all(&context.state.workdir)
+        .and_then(|()| tempfile::tempdir_in(&context.state.workdir))
+        .map_err(PipelineError::Scratch)?;
     context
         .state
         .artifacts
         .unpack(artifact, scratch.path())
         .await
         .map_err(|error| PipelineError::Source(error.to_string()))?;
-    let git = context.state.git.clone();
     let images = tokio::task::spawn_blocking(move || {
         locations
             .iter()
-            .map(|location| git.stage_image(scratch.path(), location))
-            .collect::<Result<Vec<_>, String>>()
+            .map(|location| stage_image(scratch.path(), location))
+            .collect::<Result<Vec<_>, _>>()
     })
     .await
-    .map_err(|error| PipelineError::Images(error.to_string()))?
+    .map_err(|error| PipelineError::Blocking(error.to_string()))?
     .map_err(PipelineError::Images)?;
     context
         .state
@@ -255,41 +255,29 @@ async fn canary_phase(
     name: &str,
     image: &str,
 ) -> Result<(Option<InvolvedObject>, String), PipelineError> {
-    let gvk = GroupVersionKind::gvk("canary.sluice.dev", "v1", "Canary");
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk(&gvk));
-    let Some(canary) = api
-        .get_opt(name)
-        .await
-        .map_err(kube_error(format!("Canary {namespace}/{name}")))?
-    else {
+    let Some(canary) = get::<Canary>(client, namespace, name).await? else {
         return Ok((None, "not found".into()));
     };
     let object = InvolvedObject {
-        kind: "Canary".into(),
+        kind: Canary::kind(&()).into_owned(),
         namespace: namespace.to_owned(),
         name: name.to_owned(),
-        api_version: "canary.sluice.dev/v1".into(),
+        api_version: Canary::api_version(&()).into_owned(),
         labels: canary.labels().clone(),
     };
-    let phase = canary.data["status"]["phase"]
-        .as_str()
-        .unwrap_or("Pending")
-        .to_owned();
-    if phase != "Succeeded" {
-        return Ok((Some(object), phase));
-    }
-    let target = canary.data["spec"]["targetRef"]["name"]
-        .as_str()
-        .unwrap_or(name);
-    let primary_name = format!("{target}-primary");
+    let phase = canary.status.as_ref().and_then(|status| status.phase);
+    let Some(CanaryPhase::Succeeded) = phase else {
+        let shown = phase.map_or("Pending", CanaryPhase::as_str);
+        return Ok((Some(object), shown.to_owned()));
+    };
+    let primary_name = primary_name(&canary.spec.target_ref.name);
     let primary = get::<Deployment>(client, namespace, &primary_name).await?;
     let images: Vec<String> = primary
         .and_then(|deployment| deployment.spec.template.spec)
         .map(|pod| pod.containers.into_iter().filter_map(|c| c.image).collect())
         .unwrap_or_default();
     let phase = if primary_runs(image, &images) {
-        phase
+        CanaryPhase::Succeeded.to_string()
     } else {
         format!("Succeeded on a previous revision; {primary_name} does not run {image} yet")
     };
@@ -327,7 +315,7 @@ async fn credentials(
 
 async fn get<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>, PipelineError>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug,

@@ -1,4 +1,4 @@
-//! The Pipeline reconciler, thin: it gathers the facts of every stage ([`facts`]), asks the pure
+//! The Pipeline reconciler, thin: it observes every stage ([`super::observe`]), asks the pure
 //! planner ([`super::plan`]) what to do, does it (push a promotion branch and open its pull
 //! request, merge, or comment a failure), and returns the per-stage status.
 
@@ -15,7 +15,7 @@ use super::evidence::{Evidence, failure_comment};
 use super::image_cache::StageImageCache;
 use super::observe::{Observed, location_of, observe};
 use super::plan::{Action, Plan, plan};
-use super::stage_git::{PromotionWrite, PromotionWritten, StageGit};
+use super::stage_git::{PromotionWrite, PromotionWritten, promote};
 use crate::api::{Pipeline, PipelineStatus, PullRequest, PullRequestState, StageStatus};
 use sluice_gitops::api::git_repository::GitRepository;
 use sluice_gitops::kustomization::artifact::ArtifactCache;
@@ -31,8 +31,6 @@ pub const WAIT_POLL: Duration = Duration::from_secs(5);
 
 /// The Pipeline controller's state.
 pub struct PipelineState {
-    /// Reads and writes stages in Git (image automation's setters and Git code).
-    pub git: Arc<dyn StageGit>,
     /// Source artifacts, shared with nothing else but cached by URL.
     pub artifacts: ArtifactCache,
     /// The stage images last read per Pipeline, so that polls do not unpack the artifact again.
@@ -230,12 +228,10 @@ async fn open_pull_request(
         message: evidence.commit_message(),
         author: ("Sluice".into(), "sluice@sluice.dev".into()),
     };
-    let git = context.state.git.clone();
     let head_branch = write.head_branch.clone();
-    let written = tokio::task::spawn_blocking(move || git.promote(&write))
+    let written = tokio::task::spawn_blocking(move || promote(&write))
         .await
-        .map_err(|error| PipelineError::Git(error.to_string()))?
-        .map_err(PipelineError::Git)?;
+        .map_err(|error| PipelineError::Blocking(error.to_string()))??;
     if written == PromotionWritten::NothingToChange {
         decided.stages[to].waiting_for = None;
         return Ok(());

@@ -25,15 +25,31 @@ pub const PROGRESSING_WITH_RETRY: &str = "ProgressingWithRetry";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Done: `Ready=True`; `Reconciling` and `Stalled` are removed.
-    Ready { message: String },
+    Ready {
+        /// The `Ready` message, e.g. `Applied revision: main@sha1:<hash>`.
+        message: String,
+    },
     /// Under way (for example waiting for health checks): `Reconciling=True`, `Ready=Unknown`.
-    Progressing { message: String },
+    Progressing {
+        /// The `Reconciling` and `Ready` message: what is under way.
+        message: String,
+    },
     /// Failed, and a retry with backoff may fix it: `Ready=False` with `reason`,
     /// `Reconciling=True` (`ProgressingWithRetry`), `Stalled` removed.
-    Retrying { reason: String, message: String },
+    Retrying {
+        /// The `Ready=False` reason, e.g. `GitOperationFailed`.
+        reason: String,
+        /// The `Ready=False` message: the error.
+        message: String,
+    },
     /// Failed, and only a change of spec can fix it: `Ready=False` and `Stalled=True`, both with
     /// `reason`; `Reconciling` removed.
-    Stalled { reason: String, message: String },
+    Stalled {
+        /// The `Ready=False` and `Stalled=True` reason, e.g. `InvalidSemverRange`.
+        reason: String,
+        /// The `Ready=False` and `Stalled=True` message: the error.
+        message: String,
+    },
 }
 
 /// Sets `conditions` to tell `outcome` for an object at `generation`, at time `now`.

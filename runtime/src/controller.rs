@@ -26,6 +26,7 @@ use serde_json::{Map, Value, json};
 use super::backoff::Backoff;
 use super::conditions::{self, READY};
 use super::reconcile::{ReconcileError, Reconciled, conditions_outcome, merge_status};
+use super::references::CrossNamespace;
 use super::{REQUESTED_AT_ANNOTATION, Runtime};
 
 /// A kind a Sluice controller reconciles: what the runtime needs to know of it besides its
@@ -212,6 +213,12 @@ fn error_policy<K: Reconcilable, S>(
 }
 
 impl<S> Context<S> {
+    /// Whether this process lets references leave the referrer's namespace
+    /// (`--no-cross-namespace-refs`), for [`crate::references::resolve_namespace`].
+    pub fn cross_namespace(&self) -> CrossNamespace {
+        self.runtime.options.cross_namespace()
+    }
+
     /// Updates the object's consecutive failure count and returns it.
     fn count_failure<K: Resource>(&self, object: &K, failed: bool) -> u32 {
         let key = (object.namespace().unwrap_or_default(), object.name_any());

@@ -12,6 +12,7 @@ pub mod client;
 pub mod conditions;
 pub mod controller;
 pub mod duration;
+pub mod error_text;
 pub mod finalizer;
 pub mod http;
 pub mod leader;
@@ -20,6 +21,9 @@ pub mod metrics;
 pub mod options;
 pub mod process;
 pub mod reconcile;
+pub mod references;
+pub mod secrets;
+pub mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 pub use controller::{Context, Reconcilable};
 pub use options::RuntimeOptions;
 pub use reconcile::{ReconcileError, Reconciled};
+pub use status::ReconcileStatus;
 
 /// The annotation that asks for an immediate reconcile; its value (any string, usually an
 /// RFC 3339 time) is copied to `status.lastHandledReconcileAt` once handled, as Flux's

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::references::CrossNamespace;
+
 /// Runtime flags shared by `sluice controller <name>`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RuntimeOptions {
@@ -35,6 +37,19 @@ pub struct RuntimeOptions {
     /// Log filter in `tracing_subscriber::EnvFilter` syntax, e.g. `info` or `sluice=debug`.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Refuse every reference to an object in another namespace (Kustomization `sourceRef` and
+    /// `dependsOn`, ImageUpdateAutomation `sourceRef`, ImagePolicy `imageRepositoryRef`, Alert
+    /// `eventSources`, Canary `templateRef`, Pipeline references), as Flux's
+    /// `--no-cross-namespace-refs` (see [`crate::references`]).
+    #[arg(long)]
+    pub no_cross_namespace_refs: bool,
+}
+
+impl RuntimeOptions {
+    /// The cross-namespace policy `--no-cross-namespace-refs` sets.
+    pub fn cross_namespace(&self) -> CrossNamespace {
+        CrossNamespace::from_flag(self.no_cross_namespace_refs)
+    }
 }
 
 /// The two log formats of `--log-format`.

@@ -247,7 +247,7 @@ impl Harness {
             TIMEOUT,
             || async {
                 let status = self.status(name).await?;
-                let message = conditions::find(&status.conditions, READY)
+                let message = conditions::find(&status.reconcile.conditions, READY)
                     .map(|ready| ready.message.clone())
                     .unwrap_or_default();
                 Ok(parts.iter().all(|part| message.contains(part)))
@@ -442,7 +442,8 @@ async fn a_healthy_canary_walks_to_max_weight_and_is_promoted_keeping_user_filte
     assert_eq!(harness.replicas("podinfo").await?, Some(0));
     let status = harness.status("podinfo").await?;
     assert_eq!(status.last_promoted_spec, status.last_applied_spec);
-    let promoted = conditions::find(&status.conditions, "Promoted").expect("Promoted condition");
+    let promoted =
+        conditions::find(&status.reconcile.conditions, "Promoted").expect("Promoted condition");
     assert_eq!(
         (promoted.status.as_str(), promoted.reason.as_str()),
         ("True", "Succeeded")
@@ -480,7 +481,8 @@ async fn a_failing_canary_rolls_back_after_threshold_failed_checks() -> anyhow::
     let status = harness
         .wait_for_phase("podinfo", CanaryPhase::Failed)
         .await?;
-    let promoted = conditions::find(&status.conditions, "Promoted").expect("Promoted condition");
+    let promoted =
+        conditions::find(&status.reconcile.conditions, "Promoted").expect("Promoted condition");
     assert_eq!(
         (promoted.status.as_str(), promoted.reason.as_str()),
         ("False", "Failed")
@@ -614,7 +616,7 @@ async fn bad_input_gives_a_clear_reason_and_the_primary_keeps_serving() -> anyho
         .wait_for_ready_message("ghost", &["ghost-target", "not found"])
         .await?;
     let ghost = harness.status("ghost").await?;
-    let ready = conditions::find(&ghost.conditions, READY).expect("Ready");
+    let ready = conditions::find(&ghost.reconcile.conditions, READY).expect("Ready");
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "TargetNotFound")

@@ -93,7 +93,10 @@ async fn wait_ready(
     message: &str,
 ) -> anyhow::Result<Kustomization> {
     wait_condition(api, name, status, message, |k: &Kustomization| {
-        k.status.clone().map(|s| s.conditions).unwrap_or_default()
+        k.status
+            .clone()
+            .map(|s| s.reconcile.conditions)
+            .unwrap_or_default()
     })
     .await
 }
@@ -281,7 +284,7 @@ async fn a_broken_build_applies_nothing_and_says_why() -> anyhow::Result<()> {
     .await?;
     let api: Api<Kustomization> = Api::namespaced(client.clone(), case);
     let ks = wait_ready(&api, "app", "False", "missing.yaml").await?;
-    let ready = conditions::find(&ks.status.as_ref().unwrap().conditions, READY)
+    let ready = conditions::find(&ks.status.as_ref().unwrap().reconcile.conditions, READY)
         .cloned()
         .unwrap();
     assert_eq!(ready.reason, "BuildFailed");
@@ -317,9 +320,12 @@ async fn depends_on_orders_two_kustomizations() -> anyhow::Result<()> {
     .await?;
     let api: Api<Kustomization> = Api::namespaced(client.clone(), case);
     let waiting = wait_ready(&api, "apps", "False", "dependency").await?;
-    let ready = conditions::find(&waiting.status.as_ref().unwrap().conditions, READY)
-        .cloned()
-        .unwrap();
+    let ready = conditions::find(
+        &waiting.status.as_ref().unwrap().reconcile.conditions,
+        READY,
+    )
+    .cloned()
+    .unwrap();
     assert_eq!(ready.reason, "DependencyNotReady");
     assert!(
         Api::<ConfigMap>::namespaced(client.clone(), case)
@@ -392,7 +398,7 @@ async fn health_checks_wait_for_ready_deployments_and_name_the_one_that_is_not()
         .await?;
     assert_eq!(web.status.and_then(|s| s.ready_replicas), Some(1));
     let bad = wait_ready(&api, "bad", "False", &format!("Deployment/{case}/stuck")).await?;
-    let ready = conditions::find(&bad.status.as_ref().unwrap().conditions, READY)
+    let ready = conditions::find(&bad.status.as_ref().unwrap().reconcile.conditions, READY)
         .cloned()
         .unwrap();
     assert_eq!(ready.reason, "HealthCheckFailed");
@@ -426,7 +432,10 @@ async fn wait_source(
 ) -> anyhow::Result<GitRepository> {
     let api: Api<GitRepository> = Api::namespaced(client.clone(), namespace);
     wait_condition(&api, "fleet", status, message, |r: &GitRepository| {
-        r.status.clone().map(|s| s.conditions).unwrap_or_default()
+        r.status
+            .clone()
+            .map(|s| s.reconcile.conditions)
+            .unwrap_or_default()
     })
     .await
 }
@@ -536,7 +545,7 @@ async fn a_source_over_plain_http_refuses_to_send_basic_credentials() -> anyhow:
     git_repository_with_secret(&client, case, case, &url, Some("basic")).await?;
     let refused = wait_source(&client, case, "False", "clear text").await?;
     let status = refused.status.unwrap_or_default();
-    let ready = conditions::find(&status.conditions, READY)
+    let ready = conditions::find(&status.reconcile.conditions, READY)
         .cloned()
         .unwrap();
     assert_eq!(ready.reason, "GitOperationFailed", "{}", ready.message);

@@ -87,13 +87,19 @@ async fn wait_condition(
             what: "get".into(),
             why: e.to_string(),
         })?;
-        let conditions = ks.status.map(|s| s.conditions).unwrap_or_default();
+        let conditions = ks
+            .status
+            .map(|s| s.reconcile.conditions)
+            .unwrap_or_default();
         Ok(conditions::find(&conditions, type_)
             .is_some_and(|c| c.status == status && c.message.contains(message)))
     })
     .await?;
     let ks = api.get(name).await?;
-    let conditions = ks.status.map(|s| s.conditions).unwrap_or_default();
+    let conditions = ks
+        .status
+        .map(|s| s.reconcile.conditions)
+        .unwrap_or_default();
     Ok(conditions::find(&conditions, READY)
         .map(|c| c.reason.clone())
         .unwrap_or_default())

@@ -12,18 +12,15 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt, ResourceExt};
 use serde_json::json;
+use sluice_git::{Author, GitAuth, RefSelector, Signer};
 use sluice_gitops::api::git_repository::GitRepository;
 use sluice_image_automation::api::ImageUpdateAutomation;
 use sluice_image_automation::api::image_update_automation::{GitRepositoryRef, PushSpec};
 use sluice_image_automation::controller::run_automations;
-use sluice_image_automation::git::auth::GitAuth;
 use sluice_image_automation::git::automation_run::{
     MessageSpec, RunError, RunRequest, run_automation,
 };
-use sluice_image_automation::git::checkout_ref::CheckoutRef;
-use sluice_image_automation::git::commit::Author;
 use sluice_image_automation::git::push_target::{PushTarget, push_target};
-use sluice_image_automation::git::signing::Signer;
 use sluice_image_automation::reconcile::AutomationState;
 use sluice_image_automation::setters::policy::{Policies, PolicyKey};
 use sluice_image_reflector::api::image_policy::ImagePolicy;
@@ -97,7 +94,7 @@ fn request(work: &Path, url: &str, auth: GitAuth) -> anyhow::Result<RunRequest> 
         work_dir: work.join("cache"),
         url: url.into(),
         auth,
-        checkout: CheckoutRef::Branch("main".into()),
+        checkout: RefSelector::Branch("main".into()),
         push: PushTarget {
             branch: "main".into(),
             separate_branch: false,
@@ -503,7 +500,7 @@ fn checkout_request(
     reference: GitRepositoryRef,
 ) -> anyhow::Result<RunRequest> {
     let mut request = request(work, url, GitAuth::Anonymous)?;
-    request.checkout = CheckoutRef::from_ref(Some(&reference));
+    request.checkout = RefSelector::from(&reference);
     let push = PushSpec {
         branch: Some("auto".into()),
         ..PushSpec::default()
@@ -814,7 +811,7 @@ async fn controller_pushes_to_another_branch_and_reports_bad_templates() -> anyh
             .await?
             .status
             .unwrap_or_default();
-        Ok(status.conditions.iter().any(|c| {
+        Ok(status.reconcile.conditions.iter().any(|c| {
             c.type_ == "Stalled" && c.status == "True" && c.reason == "RemovedTemplateField"
         }))
     })

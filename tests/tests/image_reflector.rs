@@ -509,24 +509,24 @@ async fn bad_input_stalls_once_and_an_unreachable_registry_backs_off() -> anyhow
     for (name, _, reason) in repository_cases {
         let check = stalled_with(reason);
         wait_for(&repositories, name, reason, |r| {
-            check(&r.status.clone().unwrap_or_default().conditions)
+            check(&r.status.clone().unwrap_or_default().reconcile.conditions)
         })
         .await?;
     }
     for (name, _, reason) in policy_cases {
         let check = stalled_with(reason);
         wait_for(&policies, name, reason, |p| {
-            check(&p.status.clone().unwrap_or_default().conditions)
+            check(&p.status.clone().unwrap_or_default().reconcile.conditions)
         })
         .await?;
     }
     let unreachable = wait_for(&repositories, "unreachable", "RegistryUnreachable", |r| {
-        let conditions = r.status.clone().unwrap_or_default().conditions;
+        let conditions = r.status.clone().unwrap_or_default().reconcile.conditions;
         condition(&conditions, "Ready")
             .is_some_and(|c| c.status == "False" && c.reason == "RegistryUnreachable")
     })
     .await?;
-    let conditions = unreachable.status.unwrap_or_default().conditions;
+    let conditions = unreachable.status.unwrap_or_default().reconcile.conditions;
     assert!(
         condition(&conditions, "Stalled").is_none_or(|c| c.status != "True"),
         "{conditions:?}"
@@ -676,7 +676,7 @@ async fn rotating_the_credentials_secret_rescans_at_once() -> anyhow::Result<()>
         Duration::from_secs(3),
         || async {
             let status = repositories.get("app").await.map_err(api_error)?.status;
-            let conditions = status.unwrap_or_default().conditions;
+            let conditions = status.unwrap_or_default().reconcile.conditions;
             Ok(condition(&conditions, "Ready").is_some_and(|c| c.status == "True"))
         },
     );

@@ -1,8 +1,8 @@
 //! Kustomize conformance: Sluice's engine (`sluice_kustomize`) against the real
 //! `kustomize build` (v5.8) on the same directories, compared as YAML values document by document.
 //!
-//! Cases: every directory with a kustomization in the shared GitOps fixtures (podinfo, Flux's
-//! example fleets), the Flux-shaped overlays of `tests/kustomize/cases/`, and the cases extracted
+//! Cases (all in this repository: a user's clone runs the same cases): the Flux-shaped overlays
+//! of `tests/kustomize/cases/`, and the cases extracted
 //! from kustomize's own `api/krusty` tests (`tests/kustomize/krusty/`, made by
 //! `tests/kustomize/extract_krusty.py`). A case passes when both succeed with equal documents or
 //! both fail. Cases we do not pass yet are listed, with the reason, in
@@ -259,12 +259,11 @@ fn sluice_builds_what_kustomize_builds() {
     let root = workspace_root();
     let binary = kustomize_binary();
     let data = root.join("tests").join("kustomize");
-    let mut cases = kustomization_dirs(&root.join("../shared/fixtures"), "fixtures");
+    let mut cases = kustomization_dirs(&data.join("cases"), "cases");
     assert!(
         !cases.is_empty(),
-        "no fixture found under ../shared/fixtures"
+        "no case found under tests/kustomize/cases"
     );
-    cases.extend(kustomization_dirs(&data.join("cases"), "cases"));
     cases.extend(krusty_cases(&data.join("krusty")));
     let known = known_failures(&data.join("known-failures.txt"));
     let known_bytes = known_failures(&data.join("known-byte-differences.txt"));

@@ -10,7 +10,7 @@ use super::transition::{Action, Transition};
 /// Rolls back after `transition`'s events: routes 100/0, scales the canary to zero, and syncs the
 /// status to Failed (counters at 0), then runs the post-rollout hooks. Warns about the threshold
 /// first when `failedChecks` has reached it.
-pub(crate) fn rollback(cx: &Context, transition: Transition) -> Transition {
+pub(crate) fn rollback(cx: &Context<'_>, transition: Transition) -> Transition {
     let failed_checks = transition.state.failed_checks;
     let transition = if cx.policy.threshold_reached(failed_checks) {
         transition.warn(format!(
@@ -31,7 +31,7 @@ pub(crate) fn rollback(cx: &Context, transition: Transition) -> Transition {
 /// The primary passed its progress deadline. While Promoting or Finalising the new revision is
 /// already on its way to the primary, so all traffic goes to the (healthy) canary and the phase is
 /// Failed with weight 100 (Flagger's fix for issue #1898); in any other phase, a rollback.
-pub(crate) fn primary_failed(cx: &Context, transition: Transition) -> Transition {
+pub(crate) fn primary_failed(cx: &Context<'_>, transition: Transition) -> Transition {
     match transition.state.phase {
         Some(CanaryPhase::Promoting | CanaryPhase::Finalising) => transition
             .warn(format!(
@@ -51,7 +51,7 @@ pub(crate) fn primary_failed(cx: &Context, transition: Transition) -> Transition
 }
 
 /// `skipAnalysis`: routes 100/0, promotes, scales the canary to zero and succeeds at once.
-pub(crate) fn promote_without_analysis(cx: &Context, transition: Transition) -> Transition {
+pub(crate) fn promote_without_analysis(cx: &Context<'_>, transition: Transition) -> Transition {
     transition
         .route(0)
         .info(format!(
@@ -69,7 +69,7 @@ pub(crate) fn promote_without_analysis(cx: &Context, transition: Transition) -> 
 }
 
 /// Finalising: all traffic is on the primary; scale the canary to zero and succeed.
-pub(crate) fn finalise(cx: &Context, transition: Transition) -> Transition {
+pub(crate) fn finalise(cx: &Context<'_>, transition: Transition) -> Transition {
     transition
         .then(Action::ScaleCanaryToZero)
         .enter(CanaryPhase::Succeeded, cx.iterations)

@@ -126,27 +126,9 @@ fn phase_name(state: AnalysisState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::canary::{CanaryAnalysis, CanarySpec, NoDataPolicy};
+    use crate::api::canary::NoDataPolicy;
+    use crate::test_fixtures::{analysed_canary as canary, linear};
     use CheckOutcome::{Fail, NoData, Pass};
-
-    fn canary(analysis: CanaryAnalysis) -> Canary {
-        Canary::new(
-            "podinfo",
-            CanarySpec {
-                analysis: Some(analysis),
-                ..Default::default()
-            },
-        )
-    }
-
-    fn linear(step_weight: u32, max_weight: u32, threshold: i32) -> CanaryAnalysis {
-        CanaryAnalysis {
-            step_weight: Some(step_weight),
-            max_weight: Some(max_weight),
-            threshold: Some(threshold),
-            ..Default::default()
-        }
-    }
 
     fn summary(ticks: &[ReplayTick]) -> Vec<(CanaryPhase, u32, u32)> {
         ticks

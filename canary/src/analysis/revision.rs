@@ -146,8 +146,9 @@ fn sorted(value: &Value) -> Value {
     }
 }
 
-/// The first 16 hex digits of the SHA-256 of `text`.
-fn hash_hex(text: &str) -> String {
+/// The first 16 hex digits of the SHA-256 of `text`: the short hash of revisions, configs,
+/// applied objects and webhook checksums.
+pub fn hash_hex(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     hex[..HASH_HEX_DIGITS].to_owned()

@@ -10,7 +10,7 @@ use super::transition::{Action, Transition};
 
 /// Advances a run after a passing tick, by the strategy of the analysis.
 pub(crate) fn advance(
-    cx: &Context,
+    cx: &Context<'_>,
     transition: Transition,
     facts: &Facts,
 ) -> Result<Transition, Missing> {
@@ -24,7 +24,7 @@ pub(crate) fn advance(
 /// Canary: behind the `confirm-traffic-increase` gate (not asked in WaitingPromotion), raise the
 /// weight by the next step while below `maxWeight`; at or above it, promote behind the
 /// `confirm-promotion` gate. Without any step configured, nothing moves.
-fn canary(cx: &Context, transition: Transition, facts: &Facts) -> Result<Transition, Missing> {
+fn canary(cx: &Context<'_>, transition: Transition, facts: &Facts) -> Result<Transition, Missing> {
     let weight = transition.state.canary_weight;
     let next = step::next_step_weight(cx.analysis, weight);
     if next == 0 {
@@ -52,7 +52,11 @@ fn canary(cx: &Context, transition: Transition, facts: &Facts) -> Result<Transit
 
 /// Blue/Green: count iterations on test traffic; then, behind `confirm-promotion`, route all
 /// traffic to the canary for one more tick; then promote.
-fn blue_green(cx: &Context, transition: Transition, facts: &Facts) -> Result<Transition, Missing> {
+fn blue_green(
+    cx: &Context<'_>,
+    transition: Transition,
+    facts: &Facts,
+) -> Result<Transition, Missing> {
     let done = transition.state.iterations;
     if cx.iterations > done {
         return Ok(next_iteration(cx, transition));
@@ -73,7 +77,11 @@ fn blue_green(cx: &Context, transition: Transition, facts: &Facts) -> Result<Tra
 
 /// A/B testing: route the matched traffic to the canary and count iterations; then promote
 /// behind `confirm-promotion`.
-fn ab_testing(cx: &Context, transition: Transition, facts: &Facts) -> Result<Transition, Missing> {
+fn ab_testing(
+    cx: &Context<'_>,
+    transition: Transition,
+    facts: &Facts,
+) -> Result<Transition, Missing> {
     if cx.iterations > transition.state.iterations {
         return Ok(next_iteration(cx, transition.route(step::TOTAL_WEIGHT)));
     }
@@ -85,7 +93,7 @@ fn ab_testing(cx: &Context, transition: Transition, facts: &Facts) -> Result<Tra
 }
 
 /// Adds one iteration, with Flagger's event.
-fn next_iteration(cx: &Context, mut transition: Transition) -> Transition {
+fn next_iteration(cx: &Context<'_>, mut transition: Transition) -> Transition {
     transition.state.iterations = transition.state.iterations.saturating_add(1);
     let message = format!(
         "Advance {} canary iteration {}/{}",
@@ -96,7 +104,7 @@ fn next_iteration(cx: &Context, mut transition: Transition) -> Transition {
 
 /// Promotes behind the `confirm-promotion` gate.
 fn promote_when_confirmed(
-    cx: &Context,
+    cx: &Context<'_>,
     transition: Transition,
     facts: &Facts,
 ) -> Result<Transition, Missing> {
@@ -110,7 +118,7 @@ fn promote_when_confirmed(
 /// Asks the `confirm-promotion` gate. Closed moves to WaitingPromotion (once, with a warning),
 /// where the checks keep running every tick and the weight holds.
 fn confirm_promotion(
-    cx: &Context,
+    cx: &Context<'_>,
     transition: Transition,
     facts: &Facts,
 ) -> Result<(Transition, Gate), Missing> {
@@ -128,7 +136,7 @@ fn confirm_promotion(
 }
 
 /// Copies the target's template to the primary and moves to Promoting.
-fn promote(cx: &Context, transition: Transition) -> Transition {
+fn promote(cx: &Context<'_>, transition: Transition) -> Transition {
     transition
         .info(format!(
             "Copying {} template spec to {}",
@@ -141,7 +149,7 @@ fn promote(cx: &Context, transition: Transition) -> Transition {
 /// Promoting, once the primary has rolled out: with `stepWeightPromotion` 0, all traffic back to
 /// the primary and Finalising; otherwise move one step of traffic back per tick and go to
 /// Finalising when the canary reaches 0. (As Flagger, a canary already at 0 waits.)
-pub(crate) fn shift_traffic_to_primary(cx: &Context, transition: Transition) -> Transition {
+pub(crate) fn shift_traffic_to_primary(cx: &Context<'_>, transition: Transition) -> Transition {
     let step = cx
         .analysis
         .and_then(|a| a.step_weight_promotion)

@@ -44,7 +44,7 @@ pub fn decide(canary: &Canary, state: &AnalysisState, facts: &Facts) -> Decision
 }
 
 /// Steps 1–10 of [`decide`].
-fn advance(cx: &Context, state: AnalysisState, facts: &Facts) -> Result<Transition, Missing> {
+fn advance(cx: &Context<'_>, state: AnalysisState, facts: &Facts) -> Result<Transition, Missing> {
     let hold = Transition::hold(state);
     if cx.suspended {
         return Ok(hold.info("skipping canary run as object is suspended"));
@@ -93,7 +93,7 @@ fn advance(cx: &Context, state: AnalysisState, facts: &Facts) -> Result<Transiti
 
 /// Steps 9–10 of [`decide`].
 fn finish_or_analyse(
-    cx: &Context,
+    cx: &Context<'_>,
     hold: Transition,
     phase: CanaryPhase,
     facts: &Facts,
@@ -121,7 +121,7 @@ fn finish_or_analyse(
 }
 
 /// Bootstrap: once the primary is ready, scale the target to zero and become Initialized.
-fn initialize(cx: &Context, hold: Transition, facts: &Facts) -> Result<Transition, Missing> {
+fn initialize(cx: &Context<'_>, hold: Transition, facts: &Facts) -> Result<Transition, Missing> {
     Ok(match need(&facts.primary, Fact::PrimaryReadiness)? {
         Readiness::Ready => hold
             .then(Action::ScaleCanaryToZero)
@@ -134,7 +134,7 @@ fn initialize(cx: &Context, hold: Transition, facts: &Facts) -> Result<Transitio
 
 /// A new revision (or a Waiting one): behind `confirm-rollout`, scale the canary up and start a
 /// run at Progressing; a closed gate means Waiting.
-fn start(cx: &Context, hold: Transition, facts: &Facts) -> Result<Transition, Missing> {
+fn start(cx: &Context<'_>, hold: Transition, facts: &Facts) -> Result<Transition, Missing> {
     let synced = hold.sync(CanaryPhase::Progressing);
     Ok(match need(&facts.confirm_rollout, Fact::ConfirmRollout)? {
         Gate::Open => synced
@@ -150,7 +150,7 @@ fn start(cx: &Context, hold: Transition, facts: &Facts) -> Result<Transition, Mi
 }
 
 /// A new revision mid-run: all traffic back to the primary and a fresh Progressing run.
-fn restart(cx: &Context, hold: Transition) -> Transition {
+fn restart(cx: &Context<'_>, hold: Transition) -> Transition {
     hold.route(0).sync(CanaryPhase::Progressing).info(format!(
         "New revision detected! Restarting analysis for {}",
         cx.target
@@ -160,7 +160,7 @@ fn restart(cx: &Context, hold: Transition) -> Transition {
 /// Runs the checks of a tick and counts the outcome. The first tick of a run (weight 0, no
 /// iterations) runs only the pre-rollout hooks; later ticks run the rollout hooks, then the metrics.
 fn analyse(
-    cx: &Context,
+    cx: &Context<'_>,
     hold: Transition,
     facts: &Facts,
 ) -> Result<(Transition, Verdict), Missing> {
@@ -195,7 +195,7 @@ fn analyse(
 
 /// The verdict of the metric outcomes, with an event naming the metric that failed or had no data.
 fn check_metrics(
-    cx: &Context,
+    cx: &Context<'_>,
     hold: Transition,
     outcomes: &[CheckOutcome],
 ) -> (Transition, Verdict) {
@@ -234,37 +234,10 @@ fn check_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::canary::{
-        CanaryAnalysis, CanarySpec, HttpMatchRequest, NoDataPolicy, ObjectReference,
-    };
+    use crate::api::canary::{CanaryAnalysis, HttpMatchRequest, NoDataPolicy};
+    use crate::test_fixtures::{analysed_canary as canary, linear};
     use CanaryPhase::*;
     use CheckOutcome::{Fail, NoData, Pass};
-
-    fn canary(analysis: CanaryAnalysis) -> Canary {
-        let mut canary = Canary::new(
-            "podinfo",
-            CanarySpec {
-                target_ref: ObjectReference {
-                    kind: "Deployment".into(),
-                    name: "podinfo".into(),
-                    ..Default::default()
-                },
-                analysis: Some(analysis),
-                ..Default::default()
-            },
-        );
-        canary.metadata.namespace = Some("test".into());
-        canary
-    }
-
-    fn linear(step_weight: u32, max_weight: u32, threshold: i32) -> CanaryAnalysis {
-        CanaryAnalysis {
-            step_weight: Some(step_weight),
-            max_weight: Some(max_weight),
-            threshold: Some(threshold),
-            ..Default::default()
-        }
-    }
 
     fn blue_green(iterations: u32) -> CanaryAnalysis {
         CanaryAnalysis {

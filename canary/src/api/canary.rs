@@ -8,11 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sluice_runtime::ReconcileStatus;
 
 /// What a Canary asks for, as Flagger's `CanarySpec` (reference docs/canary.md §1.1).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -625,10 +626,14 @@ impl std::fmt::Display for CanaryPhase {
     }
 }
 
-/// What the controller observed and decided (docs/canary.md §1.8).
+/// What the controller observed and decided (docs/canary.md §1.8); its own condition is
+/// `Promoted`, with the phase as reason.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryStatus {
+    /// `conditions`, `observedGeneration` and `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// Current phase; absent before the first reconcile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<CanaryPhase>,
@@ -662,15 +667,6 @@ pub struct CanaryStatus {
     /// Session affinity cookie of the primary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_session_affinity_cookie: Option<String>,
-    /// The `Promoted` condition, with the phase as reason.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// The generation last reconciled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// The last `reconcile.sluice.dev/requestedAt` value handled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// Schema of a free-form JSON object kept as is (`x-kubernetes-preserve-unknown-fields`).

@@ -10,7 +10,7 @@ use kube::{Api, Client};
 use serde_json::json;
 
 use super::written::Written;
-use super::{Router, RouterError, Weights, split};
+use super::{Router, RouterError, Weights, patch_apex_object, split};
 use crate::api::Canary;
 use crate::caches::{Caches, cached};
 use crate::names::Names;
@@ -82,17 +82,15 @@ impl Router for BlueGreenRouter {
                 &names.primary_label_value
             };
             let patch = json!({"spec": {"selector": {&names.label: value}}});
-            Api::<Service>::namespaced(self.client.clone(), &names.namespace)
-                .patch(
-                    &names.service,
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-                .map_err(|source| RouterError::Write {
-                    what: format!("Service {}/{} selector", names.namespace, names.service),
-                    source,
-                })?;
+            patch_apex_object(
+                Api::<Service>::namespaced(self.client.clone(), &names.namespace),
+                names,
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+                "Service",
+                "selector",
+            )
+            .await?;
             self.written.record(key, version, selected);
             Ok(())
         })

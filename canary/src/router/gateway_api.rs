@@ -16,7 +16,7 @@ use kube::{Api, Client};
 use serde_json::{Value, json};
 
 use super::written::Written;
-use super::{Router, RouterError, Weights};
+use super::{Router, RouterError, Weights, patch_apex_object};
 use crate::api::Canary;
 use crate::caches::{Caches, http_route_resource};
 use crate::names::Names;
@@ -136,14 +136,15 @@ impl Router for GatewayApiRouter {
                 },
                 "spec": {"rules": rules},
             });
-            let params = PatchParams::apply(FIELD_MANAGER).force();
-            self.api(&names.namespace)
-                .patch(&names.service, &params, &Patch::Apply(&patch))
-                .await
-                .map_err(|source| RouterError::Write {
-                    what: format!("HTTPRoute {}/{} weights", names.namespace, names.service),
-                    source,
-                })?;
+            patch_apex_object(
+                self.api(&names.namespace),
+                names,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(patch),
+                "HTTPRoute",
+                "weights",
+            )
+            .await?;
             self.written.record(key(names), version, weights);
             Ok(())
         })
@@ -164,18 +165,15 @@ impl Router for GatewayApiRouter {
                 },
                 "spec": {"rules": reverted_rules(&route, names)},
             });
-            self.api(&names.namespace)
-                .patch(
-                    &names.service,
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-                .map_err(|source| RouterError::Write {
-                    what: format!("HTTPRoute {}/{} revert", names.namespace, names.service),
-                    source,
-                })?;
-            Ok(())
+            patch_apex_object(
+                self.api(&names.namespace),
+                names,
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+                "HTTPRoute",
+                "revert",
+            )
+            .await
         })
     }
 }
@@ -318,28 +316,13 @@ fn is_service(backend: &Value, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::canary::{CanaryService, CanarySpec, ObjectReference, ParentReference};
+    use crate::api::canary::ParentReference;
+    use crate::test_fixtures::podinfo_canary;
 
     fn canary(gateway_refs: Vec<ParentReference>) -> Canary {
-        let mut canary = Canary::new(
-            "podinfo",
-            CanarySpec {
-                target_ref: ObjectReference {
-                    kind: "Deployment".into(),
-                    name: "podinfo".into(),
-                    ..Default::default()
-                },
-                service: CanaryService {
-                    port: 9898,
-                    gateway_refs,
-                    hosts: vec!["www.example.com".into()],
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        );
-        canary.metadata.namespace = Some("test".into());
-        canary.metadata.uid = Some("uid".into());
+        let mut canary = podinfo_canary();
+        canary.spec.service.gateway_refs = gateway_refs;
+        canary.spec.service.hosts = vec!["www.example.com".into()];
         canary
     }
 

@@ -11,7 +11,10 @@ pub mod gateway_api;
 mod written;
 
 use futures::future::BoxFuture;
-use kube::Client;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::api::Canary;
 use crate::caches::Caches;
@@ -129,4 +132,27 @@ pub fn split(canary: u32) -> Weights {
         primary: 100 - canary,
         canary,
     }
+}
+
+/// Patches the router object named as the apex Service (`names.service`, in
+/// `names.namespace`) through `api` with `patch`; a refusal is [`RouterError::Write`] of
+/// `"<kind> <namespace>/<service> <change>"`, e.g. `HTTPRoute test/podinfo weights`.
+async fn patch_apex_object<K>(
+    api: Api<K>,
+    names: &Names,
+    params: &PatchParams,
+    patch: &Patch<Value>,
+    kind: &str,
+    change: &str,
+) -> Result<(), RouterError>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(&names.service, params, patch)
+        .await
+        .map(|_| ())
+        .map_err(|source| RouterError::Write {
+            what: format!("{kind} {}/{} {change}", names.namespace, names.service),
+            source,
+        })
 }

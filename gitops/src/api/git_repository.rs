@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sluice_runtime::ReconcileStatus;
 
 use super::references::LocalObjectReference;
 
@@ -149,16 +150,14 @@ pub struct GitRepositoryInclude {
     pub to_path: Option<String>,
 }
 
-/// Observed state of a GitRepository (Flux's `GitRepositoryStatus`).
+/// Observed state of a GitRepository (Flux's `GitRepositoryStatus`); its own conditions are
+/// `ArtifactInStorage`, `FetchFailed`, ...
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GitRepositoryStatus {
-    /// `metadata.generation` last reconciled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// `Ready`, `Reconciling`, `Stalled`, `ArtifactInStorage`, `FetchFailed`, ...
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
+    /// `conditions`, `observedGeneration` and `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// The artifact of the last successful reconcile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact: Option<Artifact>,
@@ -180,9 +179,6 @@ pub struct GitRepositoryStatus {
     /// Verification mode that passed for `artifact`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_verification_mode: Option<VerificationMode>,
-    /// Value of the `reconcile.sluice.dev/requestedAt` annotation last handled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// A stored source tarball (Flux's `meta.Artifact`), served over HTTP to consumers.

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sluice_runtime::ReconcileStatus;
+use sluice_runtime::references::{AccessDenied, CrossNamespace, resolve_namespace};
 
 use super::references::NamespacedObjectKindReference;
 
@@ -117,6 +118,27 @@ pub struct CrossNamespaceSourceReference {
     pub namespace: Option<String>,
 }
 
+impl CrossNamespaceSourceReference {
+    /// The namespace of the source a referrer in `referrer_namespace` names (its own when
+    /// `namespace` is absent), if `policy` lets it, by the one rule of
+    /// [`sluice_runtime::references`].
+    ///
+    /// Errors: [`AccessDenied`] when the lockdown is on and the source is in another namespace.
+    pub fn resolve_namespace(
+        &self,
+        referrer_namespace: &str,
+        policy: CrossNamespace,
+    ) -> Result<String, AccessDenied> {
+        resolve_namespace(
+            referrer_namespace,
+            self.kind.as_str(),
+            &self.name,
+            self.namespace.as_deref(),
+            policy,
+        )
+    }
+}
+
 /// Kinds of source a Kustomization can build from. Sluice serves only `GitRepository`; Flux's
 /// `OCIRepository`, `Bucket` and `ExternalArtifact` are not accepted.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -124,6 +146,15 @@ pub enum SourceKind {
     /// A `source.sluice.dev/v1` GitRepository.
     #[default]
     GitRepository,
+}
+
+impl SourceKind {
+    /// The kind's name, e.g. `GitRepository`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::GitRepository => "GitRepository",
+        }
+    }
 }
 
 /// What happens to applied objects when the Kustomization is deleted (Flux's `deletionPolicy`).
@@ -257,25 +288,20 @@ pub enum SubstituteKind {
     Secret,
 }
 
-/// Observed state of a Kustomization (Flux's `KustomizationStatus`, without `history`).
+/// Observed state of a Kustomization (Flux's `KustomizationStatus`, without `history`); its own
+/// condition is `Healthy`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KustomizationStatus {
-    /// `metadata.generation` last reconciled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// `Ready`, `Reconciling`, `Stalled`, `Healthy`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
+    /// `conditions`, `observedGeneration` and `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// Source revision last applied successfully, e.g. `main@sha1:<hash>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_revision: Option<String>,
     /// Source revision of the last reconcile attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempted_revision: Option<String>,
-    /// Value of the `reconcile.sluice.dev/requestedAt` annotation last handled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
     /// The objects applied by the last reconcile, in apply order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory: Option<ResourceInventory>,

@@ -2,10 +2,10 @@
 //! written, with the fields of Flux's `notification.toolkit.fluxcd.io/v1beta3` Provider, limited
 //! to the Git forges and the generic webhook.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sluice_runtime::ReconcileStatus;
 
 use super::references::LocalObjectReference;
 
@@ -66,17 +66,11 @@ pub enum ProviderType {
     Generic,
 }
 
-/// Observed state of a Provider.
+/// Observed state of a Provider: `Ready` when the Secret and address are usable.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderStatus {
-    /// `metadata.generation` last reconciled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// `Ready` (the Secret and address are usable).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// Value of the `reconcile.sluice.dev/requestedAt` annotation last handled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
+    /// `conditions`, `observedGeneration` and `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
 }

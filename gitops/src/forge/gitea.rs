@@ -75,10 +75,7 @@ impl GiteaClient {
     }
 
     pub(super) async fn check(&self) -> Result<(), ForgeError> {
-        self.rest
-            .call_text(Method::GET, &self.repo, None::<&()>)
-            .await
-            .map(|_| ())
+        self.rest.send(Method::GET, &self.repo, None).await
     }
 
     pub(super) async fn set_commit_status(
@@ -93,10 +90,7 @@ impl GiteaClient {
             "target_url": status.target_url.clone().unwrap_or_default(),
         });
         let path = format!("{}/statuses/{sha}", self.repo);
-        self.rest
-            .call_text(Method::POST, &path, Some(&body))
-            .await
-            .map(|_| ())
+        self.rest.send(Method::POST, &path, Some(&body)).await
     }
 
     pub(super) async fn commit_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
@@ -106,7 +100,7 @@ impl GiteaClient {
             #[serde(default)]
             statuses: Option<Vec<GiteaStatus>>,
         }
-        let combined: Combined = self.rest.call(Method::GET, &path, None::<&()>).await?;
+        let combined: Combined = self.rest.get(&path).await?;
         Ok(combined
             .statuses
             .unwrap_or_default()
@@ -125,7 +119,7 @@ impl GiteaClient {
         content: &PullRequestContent,
     ) -> Result<PullRequest, ForgeError> {
         let path = format!("{}/pulls?state=open&limit=50", self.repo);
-        let open: Vec<GiteaPull> = self.rest.call(Method::GET, &path, None::<&()>).await?;
+        let open: Vec<GiteaPull> = self.rest.get(&path).await?;
         let body = json!({"title": content.title, "body": content.body, "head": content.head, "base": content.base});
         match open
             .into_iter()
@@ -151,26 +145,19 @@ impl GiteaClient {
 
     pub(super) async fn pull_request(&self, number: u64) -> Result<PullRequest, ForgeError> {
         let path = format!("{}/pulls/{number}", self.repo);
-        self.rest
-            .call::<GiteaPull>(Method::GET, &path, None::<&()>)
-            .await
-            .map(Into::into)
+        self.rest.get::<GiteaPull>(&path).await.map(Into::into)
     }
 
     pub(super) async fn merge_pull_request(&self, number: u64) -> Result<(), ForgeError> {
         let path = format!("{}/pulls/{number}/merge", self.repo);
         let body = json!({"Do": "merge"});
-        self.rest
-            .call_text(Method::POST, &path, Some(&body))
-            .await
-            .map(|_| ())
+        self.rest.send(Method::POST, &path, Some(&body)).await
     }
 
     pub(super) async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
         let path = format!("{}/issues/{number}/comments", self.repo);
         self.rest
-            .call_text(Method::POST, &path, Some(&json!({"body": body})))
+            .send(Method::POST, &path, Some(&json!({"body": body})))
             .await
-            .map(|_| ())
     }
 }

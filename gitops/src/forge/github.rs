@@ -114,20 +114,16 @@ impl GitHubClient {
             .send()
             .await
             .map_err(|error| self.error(error))?;
-        // Newest first: keep the first status of each context.
-        let mut newest: Vec<CommitStatus> = Vec::new();
-        for status in page.items {
-            let context = status.context.unwrap_or_default();
-            if newest.iter().all(|seen| seen.context != context) {
-                newest.push(CommitStatus {
-                    context,
-                    state: from_github(status.state),
-                    description: status.description.unwrap_or_default(),
-                    target_url: status.target_url,
-                });
-            }
-        }
-        Ok(newest)
+        Ok(page
+            .items
+            .into_iter()
+            .map(|status| CommitStatus {
+                context: status.context.unwrap_or_default(),
+                state: from_github(status.state),
+                description: status.description.unwrap_or_default(),
+                target_url: status.target_url,
+            })
+            .collect())
     }
 
     pub(super) async fn upsert_pull_request(

@@ -28,6 +28,24 @@ struct GitLabStatus {
     target_url: Option<String>,
 }
 
+impl From<GitLabStatus> for CommitStatus {
+    /// GitLab's `failed` is a failure, `canceled` and `skipped` an error, `running`, `created`
+    /// and any other state pending.
+    fn from(status: GitLabStatus) -> Self {
+        CommitStatus {
+            state: match status.status.as_str() {
+                "success" => CommitState::Success,
+                "failed" => CommitState::Failure,
+                "canceled" | "skipped" => CommitState::Error,
+                _ => CommitState::Pending,
+            },
+            context: status.name,
+            description: status.description.unwrap_or_default(),
+            target_url: status.target_url,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct GitLabMergeRequest {
     iid: u64,
@@ -66,10 +84,7 @@ impl GitLabClient {
     }
 
     pub(super) async fn check(&self) -> Result<(), ForgeError> {
-        self.rest
-            .call_text(Method::GET, &self.project, None::<&()>)
-            .await
-            .map(|_| ())
+        self.rest.send(Method::GET, &self.project, None).await
     }
 
     pub(super) async fn set_commit_status(
@@ -89,10 +104,7 @@ impl GitLabClient {
             "target_url": status.target_url,
         });
         let path = format!("{}/statuses/{sha}", self.project);
-        self.rest
-            .call_text(Method::POST, &path, Some(&body))
-            .await
-            .map(|_| ())
+        self.rest.send(Method::POST, &path, Some(&body)).await
     }
 
     pub(super) async fn commit_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
@@ -100,25 +112,8 @@ impl GitLabClient {
             "{}/repository/commits/{sha}/statuses?per_page=100",
             self.project
         );
-        let statuses: Vec<GitLabStatus> = self.rest.call(Method::GET, &path, None::<&()>).await?;
-        let mut newest: Vec<CommitStatus> = Vec::new();
-        for status in statuses {
-            if newest.iter().all(|seen| seen.context != status.name) {
-                let state = match status.status.as_str() {
-                    "success" => CommitState::Success,
-                    "failed" => CommitState::Failure,
-                    "canceled" | "skipped" => CommitState::Error,
-                    _ => CommitState::Pending,
-                };
-                newest.push(CommitStatus {
-                    context: status.name,
-                    state,
-                    description: status.description.unwrap_or_default(),
-                    target_url: status.target_url,
-                });
-            }
-        }
-        Ok(newest)
+        let statuses: Vec<GitLabStatus> = self.rest.get(&path).await?;
+        Ok(statuses.into_iter().map(Into::into).collect())
     }
 
     pub(super) async fn upsert_pull_request(
@@ -129,7 +124,7 @@ impl GitLabClient {
             "{}/merge_requests?state=opened&source_branch={}&target_branch={}",
             self.project, content.head, content.base
         );
-        let open: Vec<GitLabMergeRequest> = self.rest.call(Method::GET, &path, None::<&()>).await?;
+        let open: Vec<GitLabMergeRequest> = self.rest.get(&path).await?;
         let request = match open.into_iter().next() {
             Some(existing) => {
                 let path = format!("{}/merge_requests/{}", self.project, existing.iid);
@@ -157,24 +152,20 @@ impl GitLabClient {
     pub(super) async fn pull_request(&self, number: u64) -> Result<PullRequest, ForgeError> {
         let path = format!("{}/merge_requests/{number}", self.project);
         self.rest
-            .call::<GitLabMergeRequest>(Method::GET, &path, None::<&()>)
+            .get::<GitLabMergeRequest>(&path)
             .await
             .map(Into::into)
     }
 
     pub(super) async fn merge_pull_request(&self, number: u64) -> Result<(), ForgeError> {
         let path = format!("{}/merge_requests/{number}/merge", self.project);
-        self.rest
-            .call_text(Method::PUT, &path, None::<&()>)
-            .await
-            .map(|_| ())
+        self.rest.send(Method::PUT, &path, None).await
     }
 
     pub(super) async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
         let path = format!("{}/merge_requests/{number}/notes", self.project);
         self.rest
-            .call_text(Method::POST, &path, Some(&json!({"body": body})))
+            .send(Method::POST, &path, Some(&json!({"body": body})))
             .await
-            .map(|_| ())
     }
 }

@@ -195,11 +195,12 @@ impl Forge {
     ///
     /// Errors: as [`ForgeError`].
     pub async fn commit_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
-        match self {
+        let listed = match self {
             Forge::GitHub(client) => client.commit_statuses(sha).await,
             Forge::GitLab(client) => client.commit_statuses(sha).await,
             Forge::Gitea(client) => client.commit_statuses(sha).await,
-        }
+        }?;
+        Ok(newest_per_context(listed))
     }
 
     /// Opens a pull request for `content`, or, when one is open already from the same head into
@@ -248,5 +249,47 @@ impl Forge {
             Forge::GitLab(client) => client.comment(number, body).await,
             Forge::Gitea(client) => client.comment(number, body).await,
         }
+    }
+}
+
+/// The first status of each context in `statuses`, which the forges list newest first: a newer
+/// status of a context replaces the older ones (GitHub's and GitLab's lists keep them all).
+fn newest_per_context(statuses: Vec<CommitStatus>) -> Vec<CommitStatus> {
+    let mut newest: Vec<CommitStatus> = Vec::new();
+    for status in statuses {
+        if newest.iter().all(|seen| seen.context != status.context) {
+            newest.push(status);
+        }
+    }
+    newest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(context: &str, state: CommitState) -> CommitStatus {
+        CommitStatus {
+            context: context.to_owned(),
+            state,
+            description: String::new(),
+            target_url: None,
+        }
+    }
+
+    #[test]
+    fn the_newest_status_of_each_context_is_kept() {
+        let listed = vec![
+            status("kustomization/apps", CommitState::Success),
+            status("kustomization/infra", CommitState::Failure),
+            status("kustomization/apps", CommitState::Pending),
+        ];
+        assert_eq!(
+            newest_per_context(listed),
+            [
+                status("kustomization/apps", CommitState::Success),
+                status("kustomization/infra", CommitState::Failure),
+            ]
+        );
     }
 }

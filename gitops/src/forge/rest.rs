@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::ForgeError;
 
@@ -34,14 +34,33 @@ impl RestClient {
         Ok(RestClient { http, api, auth })
     }
 
-    /// Sends `body` (if any) to `path` and decodes the answer as `T`.
+    /// Reads `path` and decodes the answer as `T`; errors as [`RestClient::call`].
+    pub(super) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ForgeError> {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// Sends `body` (if any) to `path` and ignores the answer's body; errors as
+    /// [`RestClient::call`].
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(), ForgeError> {
+        self.answer(method, path, body).await.map(|_| ())
+    }
+
+    /// Sends `body` (if any) to `path` and decodes the answer as `T` (an empty answer as JSON
+    /// `null`). Errors: [`ForgeError::Unreachable`] when the request or the answer fails,
+    /// [`ForgeError::Unauthorized`] on 401 and 403, [`ForgeError::Api`] on another error status
+    /// or an answer that is not a `T`.
     pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
-        body: Option<&(impl Serialize + ?Sized)>,
+        body: Option<&Value>,
     ) -> Result<T, ForgeError> {
-        let text = self.call_text(method, path, body).await?;
+        let text = self.answer(method, path, body).await?;
         let text = if text.trim().is_empty() {
             "null"
         } else {
@@ -55,11 +74,11 @@ impl RestClient {
     }
 
     /// Sends `body` (if any) to `path` and returns the answer's text.
-    pub(super) async fn call_text(
+    async fn answer(
         &self,
         method: Method,
         path: &str,
-        body: Option<&(impl Serialize + ?Sized)>,
+        body: Option<&Value>,
     ) -> Result<String, ForgeError> {
         let mut request = self
             .http

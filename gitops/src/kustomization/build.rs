@@ -3,8 +3,13 @@
 //! kustomize engine confined to the artifact root, then per object: apiVersion, kind and name
 //! required, postBuild substitution ([`sluice_kustomize::substitute`]), `commonMetadata` and the owner
 //! labels stamped. Any failure fails the whole build, so nothing is applied.
+//!
+//! The artifact is a tenant's: the build stops at the reconcile's deadline (checked by the
+//! engine before every file and step, and here before every object), and YAML read here with
+//! serde_yaml_ng is first checked against the engine's [`limits`](sluice_kustomize::limits).
 
 use std::path::{Component, Path, PathBuf};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
@@ -13,9 +18,7 @@ use super::overlay;
 use super::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
 use crate::api::kustomization::KustomizationSpec;
 use sluice_kustomize::substitute::{self, Variables};
-
-/// The names kustomize recognises for a kustomization file.
-const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+use sluice_kustomize::{BuildOptions, KUSTOMIZATION_FILES, limits};
 
 /// Who applies the objects: stamped as the owner labels.
 pub struct Owner<'a> {
@@ -26,23 +29,38 @@ pub struct Owner<'a> {
 }
 
 /// Builds the artifact unpacked at `root` for `spec`, substituting `variables` when `spec` has
-/// a `postBuild`. Returns the objects in kustomize's output order.
+/// a `postBuild`, and stops once `deadline` (the reconcile's: `spec.timeout` from its start)
+/// has passed, so the blocking thread it runs on is freed. Returns the objects in kustomize's
+/// output order.
 ///
-/// Errors: [`Error::BuildFailed`] naming the path, the kustomize error, the object without
-/// apiVersion/kind/name, or the substitution error.
+/// Errors: [`Error::BuildFailed`] naming the path, the kustomize error (a build past `deadline`
+/// ends with "build deadline exceeded"), the object without apiVersion/kind/name, or the
+/// substitution error.
 pub fn build(
     root: &Path,
     spec: &KustomizationSpec,
     variables: &Variables,
-    owner: &Owner,
+    owner: &Owner<'_>,
+    deadline: Instant,
 ) -> Result<Vec<Value>, Error> {
     let dir = resolve_path(root, spec.path.as_deref().unwrap_or("./"))?;
     write_kustomization(&dir, spec)?;
-    let objects =
-        sluice_kustomize::build(&dir, Some(root)).map_err(|e| Error::BuildFailed(e.to_string()))?;
+    let options = BuildOptions {
+        deadline: Some(deadline),
+    };
+    let objects = sluice_kustomize::build_with(&dir, Some(root), &options)
+        .map_err(|e| Error::BuildFailed(e.to_string()))?;
     objects
         .into_iter()
-        .map(|object| finish_object(object, spec, variables, owner))
+        .map(|object| {
+            if Instant::now() >= deadline {
+                return Err(Error::BuildFailed(format!(
+                    "{}: build deadline exceeded",
+                    dir.display()
+                )));
+            }
+            finish_object(object, spec, variables, owner)
+        })
         .collect()
 }
 
@@ -81,6 +99,7 @@ fn write_kustomization(dir: &Path, spec: &KustomizationSpec) -> Result<(), Error
         Some(file) => {
             let text = std::fs::read_to_string(file).map_err(|e| failed(&e))?;
             std::fs::remove_file(file).map_err(|e| failed(&e))?;
+            limits::check_yaml(&text).map_err(|e| failed(&e))?;
             serde_yaml_ng::from_str(&text).map_err(|e| failed(&e))?
         }
         None => overlay::generated(manifests(dir, dir).map_err(|e| failed(&e))?),
@@ -120,7 +139,9 @@ fn manifests(dir: &Path, base: &Path) -> std::io::Result<Vec<String>> {
     Ok(found)
 }
 
-/// A `.yaml`/`.yml`/`.json` file whose documents all carry `apiVersion` and `kind`.
+/// A `.yaml`/`.yml`/`.json` file whose documents all carry `apiVersion` and `kind`; not one
+/// larger than [`limits::MAX_FILE_BYTES`] or past the engine's YAML limits (which the build
+/// would refuse anyway).
 fn is_manifest(path: &Path) -> bool {
     let yaml = path
         .extension()
@@ -128,9 +149,16 @@ fn is_manifest(path: &Path) -> bool {
     if !yaml {
         return false;
     }
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= limits::MAX_FILE_BYTES);
+    if !small {
+        return false;
+    }
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };
+    if limits::check_yaml(&text).is_err() {
+        return false;
+    }
     let documents: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
         .filter_map(|doc| serde::Deserialize::deserialize(doc).ok())
         .filter(|doc: &Value| !doc.is_null())
@@ -145,7 +173,7 @@ fn finish_object(
     object: Value,
     spec: &KustomizationSpec,
     variables: &Variables,
-    owner: &Owner,
+    owner: &Owner<'_>,
 ) -> Result<Value, Error> {
     let described = |o: &Value| {
         format!(
@@ -222,10 +250,63 @@ mod tests {
         serde_json::from_value(base).unwrap()
     }
 
-    const OWNER: Owner = Owner {
+    const OWNER: Owner<'static> = Owner {
         name: "apps",
         namespace: "flux",
     };
+
+    fn later() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(3600)
+    }
+
+    #[test]
+    fn an_expired_deadline_stops_the_build() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(
+            root.path().join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+        )
+        .unwrap();
+        let stopped = build(
+            root.path(),
+            &spec(json!({})),
+            &Variables::new(),
+            &OWNER,
+            Instant::now(),
+        );
+        assert!(
+            matches!(stopped, Err(Error::BuildFailed(m)) if m.contains("build deadline exceeded"))
+        );
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_before_serde_yaml_ng_reads_it() {
+        let root = tempfile::tempdir().unwrap();
+        let bomb = format!(
+            "a: &a [{}]\nb: [{}]\n",
+            vec!["x"; 2_000].join(","),
+            vec!["*a"; 2_000].join(",")
+        );
+        std::fs::write(root.path().join("kustomization.yaml"), &bomb).unwrap();
+        let refused = build(
+            root.path(),
+            &spec(json!({})),
+            &Variables::new(),
+            &OWNER,
+            later(),
+        );
+        assert!(matches!(refused, Err(Error::BuildFailed(m)) if m.contains("MAX_ALIAS_NODES")));
+        std::fs::remove_file(root.path().join("kustomization.yaml")).unwrap_or(());
+        std::fs::write(root.path().join("bomb.yaml"), format!("apiVersion: v1\nkind: List\n{bomb}")).unwrap();
+        let skipped = build(
+            root.path(),
+            &spec(json!({})),
+            &Variables::new(),
+            &OWNER,
+            later(),
+        );
+        assert!(matches!(skipped, Ok(objects) if objects.is_empty()));
+    }
 
     #[test]
     fn plain_manifests_get_a_generated_kustomization_and_owner_labels() {
@@ -239,7 +320,7 @@ mod tests {
             "commonMetadata": {"labels": {"team": "a"}}}),
         );
         let variables: Variables = [("OTHER".to_string(), "x".to_string())].into();
-        let objects = build(root.path(), &spec, &variables, &OWNER).unwrap();
+        let objects = build(root.path(), &spec, &variables, &OWNER, later()).unwrap();
         assert_eq!(objects.len(), 1);
         let object = &objects[0];
         assert_eq!(object["metadata"]["namespace"], "apps");
@@ -257,13 +338,20 @@ mod tests {
             "resources: [missing.yaml]\n",
         )
         .unwrap();
-        let broken = build(root.path(), &spec(json!({})), &Variables::new(), &OWNER);
+        let broken = build(
+            root.path(),
+            &spec(json!({})),
+            &Variables::new(),
+            &OWNER,
+            later(),
+        );
         assert!(matches!(broken, Err(Error::BuildFailed(m)) if m.contains("missing.yaml")));
         let escaping = build(
             root.path(),
             &spec(json!({"path": "../../etc"})),
             &Variables::new(),
             &OWNER,
+            later(),
         );
         assert!(
             matches!(escaping, Err(Error::BuildFailed(m)) if m.contains("leaves the artifact"))
@@ -283,6 +371,7 @@ mod tests {
             &spec(json!({"postBuild": {"substitute": {"X": "1"}}})),
             &[("X".to_string(), "1".to_string())].into(),
             &OWNER,
+            later(),
         );
         assert!(matches!(failed, Err(Error::BuildFailed(m)) if m.contains("UNSET")));
     }

@@ -14,10 +14,10 @@ pub fn not_ready_reason(
     let Some(status) = &dependency.status else {
         return Some("it has no status yet".into());
     };
-    if status.observed_generation != dependency.metadata.generation {
+    if status.reconcile.observed_generation != dependency.metadata.generation {
         return Some("its latest generation has not been reconciled".into());
     }
-    if !conditions::is_ready_at(&status.conditions, dependency.metadata.generation) {
+    if !conditions::is_ready_at(&status.reconcile.conditions, dependency.metadata.generation) {
         return Some("it is not Ready".into());
     }
     match source_revision {

@@ -62,7 +62,7 @@ pub async fn prune(
 }
 
 /// Whether the live object is still this Kustomization's and pruning is not disabled on it.
-fn may_prune(live: &DynamicObject, owner: &Owner) -> bool {
+fn may_prune(live: &DynamicObject, owner: &Owner<'_>) -> bool {
     let labels = live.metadata.labels.clone().unwrap_or_default();
     let annotations = live.metadata.annotations.clone().unwrap_or_default();
     let owned = labels.get(OWNER_NAME_LABEL).map(String::as_str) == Some(owner.name)

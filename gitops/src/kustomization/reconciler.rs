@@ -172,7 +172,7 @@ async fn reconcile_revision(
         name: &name,
         namespace: &namespace,
     };
-    let objects = build_artifact(kustomization, state, &artifact, &owner).await?;
+    let objects = build_artifact(kustomization, state, &artifact, &owner, deadline).await?;
     let applied = kustomization
         .status
         .as_ref()
@@ -347,11 +347,14 @@ async fn check_dependencies(
     Ok(())
 }
 
+/// Unpacks `artifact` and builds it on a blocking thread, which the build frees by itself
+/// once `deadline` (the reconcile's) has passed.
 async fn build_artifact(
     kustomization: &Kustomization,
     state: &KustomizationState,
     artifact: &Artifact,
     owner: &Owner<'_>,
+    deadline: Instant,
 ) -> Result<Vec<serde_json::Value>, Error> {
     tokio::fs::create_dir_all(&state.workdir)
         .await
@@ -367,7 +370,7 @@ async fn build_artifact(
             name: &name,
             namespace: &namespace,
         };
-        let built = build::build(dir.path(), &spec, &variables, &owner);
+        let built = build::build(dir.path(), &spec, &variables, &owner, deadline);
         drop(dir);
         built
     })

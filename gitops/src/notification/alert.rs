@@ -90,7 +90,7 @@ async fn check(alert: &Alert, context: &Context<()>) -> Result<String, AlertErro
         .ok_or_else(|| missing("not found".into()))?;
     let status_conditions = provider
         .status
-        .map(|status| status.conditions)
+        .map(|status| status.reconcile.conditions)
         .unwrap_or_default();
     match conditions::find(&status_conditions, READY) {
         Some(ready) if ready.status == "True" => Ok(format!("events go to Provider {name}")),

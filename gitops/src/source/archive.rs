@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use sha2::{Digest, Sha256};
+use sluice_git::TreeFile;
 
-use super::git::TreeFile;
 use super::ignore_rules::{self, IgnoreRules, SOURCEIGNORE};
 
 /// Errors building an archive.

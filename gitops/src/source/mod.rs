@@ -1,18 +1,15 @@
-//! The GitRepository source: fetch a ref with gix (shallow, skipped when the remote head has
-//! not moved), pack the tree into a reproducible tarball, store it, serve it over HTTP and
-//! garbage-collect old ones, as Flux's source-controller does.
+//! The GitRepository source: fetch a ref (skipped when the remote head has not moved), pack the
+//! tree into a reproducible tarball, store it, serve it over HTTP and garbage-collect old ones,
+//! as Flux's source-controller does. The Git side (credentials, ref selection, the gix fetch) is
+//! `sluice_git`'s, shared with the image automation.
 //!
-//! - [`reference`]: which ref to fetch and Flux's revision strings (pure).
-//! - [`credentials`]: a Secret's keys read into Git credentials (pure).
-//! - [`git`]: the gix fetch.
+//! - [`reference`]: `spec.ref` as the Git layer's ref selector (pure).
 //! - [`ignore_rules`]: `.sourceignore`, `spec.ignore` and the default exclusions (pure).
 //! - [`archive`]: the reproducible `tar.gz` (pure).
 //! - [`storage`]: artifact files, garbage collection and the HTTP route serving them.
 //! - [`reconciler`]: the GitRepository reconciler.
 
 pub mod archive;
-pub mod credentials;
-pub mod git;
 pub mod ignore_rules;
 pub mod reconciler;
 pub mod reference;

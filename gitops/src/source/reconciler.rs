@@ -15,13 +15,12 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::archive;
-use super::credentials::{self, GitAuth};
-use super::git::{self, Fetched};
-use super::reference::{RefSelector, Resolved};
 use super::storage::Storage;
 use crate::api::git_repository::{Artifact, GitRepository};
+use sluice_git::{Fetched, GitAuth, RefSelector, Resolved, fetch_snapshot};
 use sluice_runtime::duration::parse_go_duration;
 use sluice_runtime::finalizer;
+use sluice_runtime::secrets::read_secret_data;
 use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
 /// Flux's default Git operation timeout.
@@ -207,10 +206,10 @@ async fn read_auth(
         name: format!("{namespace}/{}", reference.name),
         message,
     };
-    let data = credentials::read_secret_data(&context.client, &namespace, &reference.name)
+    let data = read_secret_data(&context.client, &namespace, &reference.name)
         .await
         .map_err(|e| failed(e.to_string()))?;
-    credentials::from_secret_data(&data).map_err(|e| failed(e.to_string()))
+    GitAuth::from_secret(&repository.spec.url, &data).map_err(|e| failed(e.to_string()))
 }
 
 async fn fetch(
@@ -224,13 +223,18 @@ async fn fetch(
     tokio::fs::create_dir_all(workdir).await?;
     let scratch = tempfile::tempdir_in(workdir)?;
     let url = repository.spec.url.clone();
-    let selector = RefSelector::from_spec(repository.spec.reference.as_ref());
+    let selector = repository
+        .spec
+        .reference
+        .as_ref()
+        .map(RefSelector::from)
+        .unwrap_or_default();
     let interrupt = Arc::new(AtomicBool::new(false));
     let task = tokio::task::spawn_blocking({
         let interrupt = interrupt.clone();
         let dir = scratch.path().to_path_buf();
         move || {
-            git::fetch(
+            fetch_snapshot(
                 &url,
                 &selector,
                 &auth,

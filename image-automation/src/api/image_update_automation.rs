@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sluice_image_reflector::api::image_policy::ImageRef;
+use sluice_runtime::ReconcileStatus;
 
 /// The desired state of an ImageUpdateAutomation, as Flux's `ImageUpdateAutomationSpec`.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -176,6 +178,9 @@ pub enum UpdateStrategyName {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageUpdateAutomationStatus {
+    /// `conditions`, `observedGeneration` and `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// Start of the last run (RFC 3339), even when it changed nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_automation_run_time: Option<String>,
@@ -194,28 +199,6 @@ pub struct ImageUpdateAutomationStatus {
     /// Markers found in the last run, with what was done with each (Sluice's addition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub markers: Option<MarkerReport>,
-    /// `Ready`, `Reconciling`, `Stalled`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// Last reconciled generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// Last `reconcile.fluxcd.io/requestedAt` value acted upon.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
-}
-
-/// An image reference, as Flux's `ImageRef`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ImageRef {
-    /// Image name, e.g. `ghcr.io/org/app`.
-    pub name: String,
-    /// Tag, e.g. `1.2.3`.
-    pub tag: String,
-    /// Digest, e.g. `sha256:…`, when digest reflection is on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
 }
 
 /// The setter markers of the last run: every one found, the ones applied (value written or

@@ -10,14 +10,13 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use gix::ObjectId;
+use sluice_git::{
+    AuthError, Author, CommitError, CommitRequest, FetchError, FileContent, GitAuth, PushError,
+    PushOutcome, PushRequest, RefError, RefSelector, RefUpdate, Signer, Want, fetch_wants,
+    list_tags, open_repository, push, write_commit,
+};
 
-use super::auth::{AuthError, GitAuth};
-use super::checkout_ref::{CheckoutRef, CheckoutRefError, pick_semver_tag};
-use super::commit::{Author, CommitError, CommitRequest, FileContent, write_commit};
-use super::fetch::{FetchError, Want, fetch, list_tags, open_repository};
-use super::push::{PushError, PushOutcome, PushRequest, RefUpdate, push};
 use super::push_target::PushTarget;
-use super::signing::Signer;
 use super::tree_update::{TreeReadError, update_git_tree};
 use crate::commit_message::{CommitMessageError, TemplateData, render_commit_message};
 use crate::setters::policy::Policies;
@@ -50,7 +49,7 @@ pub enum RunError {
     Fetch(#[from] FetchError),
     /// The checkout reference cannot be resolved.
     #[error(transparent)]
-    CheckoutRef(#[from] CheckoutRefError),
+    CheckoutRef(#[from] RefError),
     /// The remote has no such reference.
     #[error("the remote has no {0}")]
     CheckoutNotFound(String),
@@ -108,7 +107,7 @@ pub struct RunRequest {
     /// Its credentials.
     pub auth: GitAuth,
     /// What to check out.
-    pub checkout: CheckoutRef,
+    pub checkout: RefSelector,
     /// Where to push.
     pub push: PushTarget,
     /// `update.path`, from the repository root; the root when `None`.
@@ -162,10 +161,7 @@ pub fn run_automation(request: &RunRequest) -> Result<RunOutcome, RunError> {
     prepare_work_dir(&request.work_dir, &request.url)?;
     let repo = open_repository(&request.work_dir, &config)?;
     let checkout = match &request.checkout {
-        CheckoutRef::Semver(range) => {
-            let tags = list_tags(&repo, &request.url)?;
-            CheckoutRef::Tag(pick_semver_tag(range, tags.iter().map(String::as_str))?)
-        }
+        RefSelector::Semver(_) => request.checkout.pinned(&list_tags(&repo, &request.url)?)?,
         other => other.clone(),
     };
     for attempt in 1..=MAX_ATTEMPTS {
@@ -207,7 +203,7 @@ fn attempt_once(
     request: &RunRequest,
     repo: &gix::Repository,
     config: &[String],
-    checkout: &CheckoutRef,
+    checkout: &RefSelector,
     attempt: usize,
 ) -> Result<Option<RunOutcome>, RunError> {
     let source = checkout
@@ -223,7 +219,7 @@ fn attempt_once(
             target: PUSH_BRANCH_REF.into(),
         });
     }
-    let fetched = fetch(repo, &request.url, &wants)?;
+    let fetched = fetch_wants(repo, &request.url, &wants)?;
     record_url(repo, &request.url)?;
     let base = fetched[0].ok_or(RunError::CheckoutNotFound(source))?;
     let update_path = relative_update_path(request.update_path.as_deref())?;

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::checkout_ref::{CheckoutRef, DEFAULT_BRANCH};
+use sluice_git::{DEFAULT_BRANCH, RefSelector};
+
 use crate::api::image_update_automation::PushSpec;
 
 /// Why no push target can be chosen.
@@ -36,7 +37,7 @@ pub struct PushTarget {
 /// Errors: [`PushTargetError::CannotInferBranch`] when `push.branch` is absent and the checkout
 /// is not a branch.
 pub fn push_target(
-    checkout: &CheckoutRef,
+    checkout: &RefSelector,
     push: Option<&PushSpec>,
 ) -> Result<PushTarget, PushTargetError> {
     let push = push.cloned().unwrap_or_default();
@@ -63,7 +64,7 @@ mod tests {
 
     #[test]
     fn the_push_branch_defaults_to_the_checkout_branch() {
-        let checkout = CheckoutRef::Branch("main".into());
+        let checkout = RefSelector::Branch("main".into());
         let target = push_target(&checkout, None).unwrap();
         assert_eq!(
             (target.branch.as_str(), target.separate_branch),
@@ -82,7 +83,7 @@ mod tests {
 
     #[test]
     fn a_tag_checkout_needs_a_push_branch() {
-        let checkout = CheckoutRef::Tag("v1".into());
+        let checkout = RefSelector::Tag("v1".into());
         assert_eq!(
             push_target(&checkout, None),
             Err(PushTargetError::CannotInferBranch)

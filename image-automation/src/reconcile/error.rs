@@ -1,11 +1,10 @@
 //! Why an automation reconcile failed, with Flux's condition reasons: `Stalled` for what only a
 //! spec change can fix, `Ready=False` with backoff for the rest.
 
+use sluice_git::{FetchError, PushError};
 use sluice_runtime::ReconcileError;
 
 use crate::git::automation_run::RunError;
-use crate::git::fetch::FetchError;
-use crate::git::push::PushError;
 
 /// A failed reconcile.
 #[derive(Debug, thiserror::Error)]

@@ -8,18 +8,15 @@ use std::path::Path;
 use kube::api::{Api, ListParams};
 use kube::core::Selector;
 use kube::{Client, ResourceExt};
-use sluice_gitops::api::git_repository::GitRepository;
-use sluice_gitops::source::credentials::read_secret_data;
-use sluice_image_reflector::api::image_policy::ImagePolicy;
+use sluice_git::{Author, GitAuth, RefSelector, Signer};
+use sluice_gitops::api::git_repository::{GitRepository, GitRepositoryRef};
+use sluice_image_reflector::api::image_policy::{ImagePolicy, ImageRef};
+use sluice_runtime::secrets::read_secret_data;
 
 use super::error::AutomationError;
-use crate::api::image_update_automation::{ImageRef, ImageUpdateAutomation};
-use crate::git::auth::GitAuth;
+use crate::api::image_update_automation::{GitCheckoutSpec, ImageUpdateAutomation};
 use crate::git::automation_run::{MessageSpec, RunError, RunRequest};
-use crate::git::checkout_ref::CheckoutRef;
-use crate::git::commit::Author;
 use crate::git::push_target::push_target;
-use crate::git::signing::Signer;
 use crate::setters::policy::{LatestImage, Policies, PolicyKey};
 
 /// A run request and the policies it considered.
@@ -80,13 +77,7 @@ pub async fn gather_inputs(
         }
         None => None,
     };
-    let checkout = CheckoutRef::from_ref(
-        git.checkout
-            .as_ref()
-            .map(|checkout| checkout.reference.clone())
-            .or_else(|| repository.spec.reference.clone())
-            .as_ref(),
-    );
+    let checkout = checkout_selector(git.checkout.as_ref(), repository.spec.reference.as_ref());
     let push = push_target(&checkout, git.push.as_ref())
         .map_err(|error| AutomationError::InvalidSourceConfiguration(error.to_string()))?;
     let (policies, observed_policies) = selected_policies(client, automation, &namespace).await?;
@@ -118,6 +109,20 @@ pub async fn gather_inputs(
         request,
         observed_policies,
     })
+}
+
+/// What a run checks out: the automation's `git.checkout.ref`, else the GitRepository's
+/// `spec.ref`, read as the GitRepository source reads it (through the one conversion of
+/// `sluice_gitops`); branch `master` when neither is given, as Flux's.
+fn checkout_selector(
+    checkout: Option<&GitCheckoutSpec>,
+    repository_ref: Option<&GitRepositoryRef>,
+) -> RefSelector {
+    checkout
+        .map(|checkout| &checkout.reference)
+        .or(repository_ref)
+        .map(RefSelector::from)
+        .unwrap_or_default()
 }
 
 async fn secret_data(
@@ -163,14 +168,7 @@ async fn selected_policies(
             name: policy.metadata.name.clone().unwrap_or_default(),
         };
         if let Some(latest) = &latest {
-            observed.insert(
-                key.name.clone(),
-                ImageRef {
-                    name: latest.name.clone(),
-                    tag: latest.tag.clone(),
-                    digest: latest.digest.clone(),
-                },
-            );
+            observed.insert(key.name.clone(), latest.clone());
         }
         let image = latest.map(|latest| LatestImage {
             name: latest.name,
@@ -180,4 +178,72 @@ async fn selected_policies(
         policies.latest.insert(key, image);
     }
     Ok((policies, observed))
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_git::RemoteRef;
+
+    use super::*;
+
+    fn semver(range: &str) -> GitRepositoryRef {
+        GitRepositoryRef {
+            semver: Some(range.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_automation_checkout_wins_over_the_repository_ref() {
+        let main = GitRepositoryRef {
+            branch: Some("main".into()),
+            ..Default::default()
+        };
+        let tag = GitCheckoutSpec {
+            reference: GitRepositoryRef {
+                tag: Some("v1".into()),
+                ..Default::default()
+            },
+        };
+        assert_eq!(
+            checkout_selector(Some(&tag), Some(&main)),
+            RefSelector::Tag("v1".into())
+        );
+        assert_eq!(
+            checkout_selector(None, Some(&main)),
+            RefSelector::Branch("main".into())
+        );
+        assert_eq!(
+            checkout_selector(None, None),
+            RefSelector::Branch("master".into())
+        );
+    }
+
+    /// The same Masterminds range selects the same tag through the GitRepository path (its
+    /// `spec.ref` converted by `sluice_gitops`, resolved against the advertised refs) and
+    /// through the ImageUpdateAutomation path (`git.checkout.ref` converted here, pinned to a
+    /// tag as the run does before fetching it); they used to read two dialects.
+    #[test]
+    fn a_semver_range_selects_the_same_tag_for_the_source_and_the_automation() {
+        let remote: Vec<RemoteRef> = ["v1.2.0", "1.9.0", "2.0.0", "3.1.0", "3.2.0-rc.1"]
+            .iter()
+            .enumerate()
+            .map(|(index, tag)| RemoteRef {
+                name: format!("refs/tags/{tag}"),
+                commit: format!("c{index}"),
+            })
+            .collect();
+        for (range, tag) in [(">=1.0.0 <2.0.0 || 3.x", "3.1.0"), ("~1", "1.9.0")] {
+            let source = RefSelector::from(&semver(range)).resolve(&remote).unwrap();
+            let checkout = GitCheckoutSpec {
+                reference: semver(range),
+            };
+            let automation = checkout_selector(Some(&checkout), None)
+                .pinned(&remote)
+                .unwrap();
+            assert_eq!(automation, RefSelector::Tag(tag.into()), "{range}");
+            assert_eq!(automation.revision(&source.commit), source.revision);
+            assert!(source.revision.starts_with(&format!("{tag}@sha1:")));
+        }
+    }
 }

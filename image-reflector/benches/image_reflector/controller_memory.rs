@@ -204,13 +204,13 @@ async fn wait_until_settled(
             .list(&ListParams::default())
             .await?
             .into_iter()
-            .filter_map(|repository| ready(repository.status?.conditions))
+            .filter_map(|repository| ready(repository.status?.reconcile.conditions))
             .collect();
         let policy_ready: Vec<Condition> = policies
             .list(&ListParams::default())
             .await?
             .into_iter()
-            .filter_map(|policy| ready(policy.status?.conditions))
+            .filter_map(|policy| ready(policy.status?.reconcile.conditions))
             .collect();
         if repository_ready.len() == count && policy_ready.len() == count {
             let all = repository_ready.iter().chain(&policy_ready);

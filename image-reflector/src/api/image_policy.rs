@@ -2,10 +2,10 @@
 //! semver range or an alphabetical or numerical order, with the fields and meanings of Flux's
 //! `image.toolkit.fluxcd.io/v1` ImagePolicy.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sluice_runtime::ReconcileStatus;
 
 /// The desired state of an ImagePolicy: the repository to read tags from and how to pick one.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq)]
@@ -135,6 +135,9 @@ pub enum DigestReflectionPolicy {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ImagePolicyStatus {
+    /// `conditions`, `observedGeneration` and `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// The chosen image: `name` is the ImageRepository's `spec.image` verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_ref: Option<ImageRef>,
@@ -144,18 +147,10 @@ pub struct ImagePolicyStatus {
     /// Why this tag won: tags seen, tags the filter kept, and the rule that chose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// `Ready`, `Reconciling` and `Stalled`, as kstatus reads them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// The generation of the spec the status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// The last `reconcile.sluice.dev/requestedAt` annotation value acted upon.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }
 
-/// An image reference: `name:tag`, or `name:tag@digest` when the digest is known.
+/// An image reference, as Flux's `ImageRef`: `name:tag`, or `name:tag@digest` when the digest is
+/// known. Also the entries of ImageUpdateAutomation's `status.observedPolicies`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, JsonSchema, PartialEq, Eq)]
 pub struct ImageRef {
     /// The image name, without tag.

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sluice_runtime::ReconcileStatus;
 
 /// What Flux's exclusion list holds when the field is not set: it hides cosign's `.sig` tags.
 pub const DEFAULT_EXCLUSION_LIST: &str = r"^.*\.sig$";
@@ -141,12 +142,9 @@ pub struct NamespaceSelector {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageRepositoryStatus {
-    /// `Ready`, `Reconciling` and `Stalled`, as kstatus reads them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// The generation of the spec the status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+    /// `conditions`, `observedGeneration` and `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// The image name after canonicalisation, e.g. `index.docker.io/library/alpine`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canonical_image_name: Option<String>,
@@ -156,9 +154,6 @@ pub struct ImageRepositoryStatus {
     /// The exclusion list the last scan applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed_exclusion_list: Vec<String>,
-    /// The last `reconcile.sluice.dev/requestedAt` annotation value acted upon.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// The tags one scan stored, summarised.

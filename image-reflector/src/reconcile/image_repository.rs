@@ -224,7 +224,7 @@ fn request_pending(repository: &ImageRepository) -> bool {
     let handled = repository
         .status
         .as_ref()
-        .and_then(|status| status.last_handled_reconcile_at.as_deref());
+        .and_then(|status| status.reconcile.last_handled_reconcile_at.as_deref());
     repository
         .annotations()
         .get(REQUESTED_AT_ANNOTATION)

@@ -10,6 +10,7 @@ use oci_client::RegistryOperation;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use reqwest::header::{ACCEPT, AUTHORIZATION, LINK, RETRY_AFTER};
 use serde::Deserialize;
+use sluice_runtime::error_text;
 
 use super::pagination::{NextPage, PAGE_SIZE, next_page};
 use super::retry::RetryPolicy;
@@ -175,7 +176,7 @@ impl RegistryClient {
             }
             let response = request.send().await.map_err(|error| Error::Unreachable {
                 registry: registry.to_owned(),
-                reason: error_chain(&error),
+                reason: error_text::chain(&error),
             })?;
             let status = response.status().as_u16();
             let header = |name| {
@@ -284,7 +285,7 @@ async fn read_page(
     let body = response
         .bytes()
         .await
-        .map_err(|error| invalid(error_chain(&error)))?;
+        .map_err(|error| invalid(error_text::chain(&error)))?;
     let page: TagPage =
         serde_json::from_slice(&body).map_err(|error| invalid(error.to_string()))?;
     Ok(Page {
@@ -361,7 +362,7 @@ fn oci_error(registry: &str, error: oci_client::errors::OciDistributionError) ->
     match error {
         Oci::RequestError(source) => Error::Unreachable {
             registry: registry.to_owned(),
-            reason: error_chain(&source),
+            reason: error_text::chain(&source),
         },
         Oci::AuthenticationFailure(_) | Oci::UnauthorizedError { .. } => Error::Unauthorized {
             registry: registry.to_owned(),
@@ -377,16 +378,4 @@ fn oci_error(registry: &str, error: oci_client::errors::OciDistributionError) ->
             reason,
         },
     }
-}
-
-/// An error and its sources on one line (reqwest hides the cause, e.g. "connection refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

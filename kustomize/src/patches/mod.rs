@@ -4,10 +4,12 @@
 pub mod selector;
 pub mod strategic_merge;
 
+use json_patch::PatchOperation;
 use serde_json::Value;
 
 use super::error::StepResult;
 use super::kustomization::Selector;
+use super::limits::Budget;
 use super::resource::{Gvk, ResId, Resource};
 
 /// The content of one patch entry, already read and parsed.
@@ -20,9 +22,10 @@ pub enum PatchBody {
 }
 
 /// Parses a patch text: a YAML or JSON list is a JSON 6902 patch, anything else strategic merge
-/// documents. Errors on malformed YAML or operations.
-pub fn parse_patch(text: &str) -> StepResult<PatchBody> {
-    let documents = super::yaml::parse_documents(text)?;
+/// documents; aliases are charged to `budget`. Errors on malformed YAML or operations, or YAML
+/// past the [`limits`](super::limits).
+pub fn parse_patch(text: &str, budget: &Budget) -> StepResult<PatchBody> {
+    let documents = super::yaml::parse_documents(text, budget)?;
     match documents.as_slice() {
         [Value::Array(_)] => {
             let operations = documents.into_iter().next().unwrap_or(Value::Null);
@@ -35,18 +38,20 @@ pub fn parse_patch(text: &str) -> StepResult<PatchBody> {
 }
 
 /// Applies one entry of `patches`: to the resources `target` selects, or (strategic merge
-/// without target) to the resource each document names. Errors as kustomize does: a JSON patch
-/// without target, a document matching no resource, a failing operation.
+/// without target) to the resource each document names; JSON patch operations are charged to
+/// `budget` (see [`apply_operations`]). Errors as kustomize does: a JSON patch without target,
+/// a document matching no resource, a failing operation; or with the limit exceeded.
 pub fn apply_patch(
     resources: &mut Vec<Resource>,
     body: &PatchBody,
     target: Option<&Selector>,
+    budget: &Budget,
 ) -> StepResult<()> {
     match (body, target) {
         (PatchBody::Json6902(_), None) => Err("must specify a target for JSON patch".to_string()),
         (body, Some(target)) => {
             let selected = selector::select(resources, target)?;
-            apply_to_indexes(resources, body, &selected)
+            apply_to_indexes(resources, body, &selected, budget)
         }
         (PatchBody::StrategicMerge(documents), None) => {
             for document in documents {
@@ -55,6 +60,7 @@ pub fn apply_patch(
                     resources,
                     &PatchBody::StrategicMerge(vec![document.clone()]),
                     &[index],
+                    budget,
                 )?;
             }
             Ok(())
@@ -63,32 +69,29 @@ pub fn apply_patch(
 }
 
 /// Applies one entry of `patchesJson6902` (target required; a target matching nothing is not an
-/// error, as in kustomize v5).
+/// error, as in kustomize v5); operations are charged to `budget` (see [`apply_operations`]).
 pub fn apply_json6902(
     resources: &mut Vec<Resource>,
     body: &PatchBody,
     target: &Selector,
+    budget: &Budget,
 ) -> StepResult<()> {
     let selected = selector::select(resources, target)?;
-    apply_to_indexes(resources, body, &selected)
+    apply_to_indexes(resources, body, &selected, budget)
 }
 
 fn apply_to_indexes(
     resources: &mut Vec<Resource>,
     body: &PatchBody,
     indexes: &[usize],
+    budget: &Budget,
 ) -> StepResult<()> {
     let mut deleted = Vec::new();
     for &index in indexes {
         let resource = &mut resources[index];
         match body {
             PatchBody::Json6902(operations) => {
-                json_patch::patch(&mut resource.object, operations).map_err(|error| {
-                    format!(
-                        "applying JSON patch to {}: {error}",
-                        resource.current_id().describe()
-                    )
-                })?;
+                apply_operations(resource, operations, budget)?;
             }
             PatchBody::StrategicMerge(documents) => {
                 for document in documents {
@@ -106,6 +109,55 @@ fn apply_to_indexes(
     deleted.sort_unstable();
     for index in deleted.into_iter().rev() {
         resources.remove(index);
+    }
+    Ok(())
+}
+
+/// Applies RFC 6902 `operations` to `resource` one at a time (a failed one fails the build, so
+/// the operations before it need no undoing), stopping when the deadline has passed. Before
+/// each operation, what it inserts is charged to `budget`: an `add`, `replace`, `move` or `copy`
+/// must keep the resource within [`MAX_DEPTH`](crate::limits::MAX_DEPTH), and a `copy` takes
+/// its nodes from [`MAX_COPIED_NODES`](crate::limits::MAX_COPIED_NODES) (copying a resource
+/// into itself doubles it). Errors as json-patch does, naming the operation.
+fn apply_operations(
+    resource: &mut Resource,
+    operations: &[PatchOperation],
+    budget: &Budget,
+) -> StepResult<()> {
+    let failed = |resource: &Resource, message: String| {
+        format!(
+            "applying JSON patch to {}: {message}",
+            resource.current_id().describe()
+        )
+    };
+    for (number, operation) in operations.iter().enumerate() {
+        if budget.expired() {
+            return Err(failed(resource, "build deadline exceeded".to_string()));
+        }
+        let object = &resource.object;
+        let charged = match operation {
+            PatchOperation::Add(add) => Some((&add.path, Some(&add.value), false)),
+            PatchOperation::Replace(replace) => Some((&replace.path, Some(&replace.value), false)),
+            PatchOperation::Move(moved) => Some((&moved.path, object.pointer(moved.from.as_str()), false)),
+            PatchOperation::Copy(copy) => Some((&copy.path, object.pointer(copy.from.as_str()), true)),
+            PatchOperation::Remove(_) | PatchOperation::Test(_) => None,
+        };
+        if let Some((path, Some(value), copied)) = charged {
+            budget
+                .charge_insertion(value, path.count(), copied)
+                .map_err(|message| failed(resource, format!("operation '/{number}': {message}")))?;
+        }
+        json_patch::patch(&mut resource.object, std::slice::from_ref(operation)).map_err(
+            |error| {
+                failed(
+                    resource,
+                    format!(
+                        "operation '/{number}' failed at path '{}': {}",
+                        error.path, error.kind
+                    ),
+                )
+            },
+        )?;
     }
     Ok(())
 }
@@ -181,12 +233,12 @@ mod tests {
     #[test]
     fn json_patch_applies_to_selected_resources() {
         let mut resources = vec![deployment("a"), deployment("b")];
-        let body = parse_patch("- op: replace\n  path: /spec/replicas\n  value: 3\n").unwrap();
+        let body = parse_patch("- op: replace\n  path: /spec/replicas\n  value: 3\n", &Budget::new(None)).unwrap();
         let target = Selector {
             name: "a".into(),
             ..Selector::default()
         };
-        apply_patch(&mut resources, &body, Some(&target)).unwrap();
+        apply_patch(&mut resources, &body, Some(&target), &Budget::new(None)).unwrap();
         assert_eq!(resources[0].object["spec"]["replicas"], 3);
         assert_eq!(resources[1].object["spec"]["replicas"], 1);
     }
@@ -195,9 +247,9 @@ mod tests {
     fn strategic_merge_without_target_needs_a_matching_resource() {
         let mut resources = vec![deployment("a")];
         let body =
-            parse_patch("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: missing\n")
+            parse_patch("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: missing\n", &Budget::new(None))
                 .unwrap();
-        let error = apply_patch(&mut resources, &body, None).unwrap_err();
+        let error = apply_patch(&mut resources, &body, None, &Budget::new(None)).unwrap_err();
         assert!(error.contains("no resource matches strategic merge patch"));
     }
 }

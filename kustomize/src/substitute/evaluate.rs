@@ -3,6 +3,7 @@
 
 use super::glob::Glob;
 use super::{Error, Variables};
+use crate::limits::MAX_SUBSTITUTED_BYTES;
 
 /// A piece of parsed text.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,32 +21,75 @@ pub(super) enum Node {
 /// Operators that take care of an unset variable themselves.
 const DEFAULT_OPERATORS: [&str; 8] = ["-", "+", "=", "?", ":-", ":+", ":=", ":?"];
 
-pub(super) fn evaluate(node: &Node, vars: &Variables) -> Result<String, Error> {
-    match node {
-        Node::Text(text) => Ok(text.clone()),
-        Node::Func { param, op, args } => evaluate_func(param, op, args, vars),
+/// Evaluates the nodes of one text with `vars`, keeping count of the bytes it produces.
+pub(super) struct Evaluator<'v> {
+    vars: &'v Variables,
+    produced: usize,
+}
+
+impl<'v> Evaluator<'v> {
+    pub(super) fn new(vars: &'v Variables) -> Self {
+        Self { vars, produced: 0 }
+    }
+
+    /// The text `node` expands to. Errors as drone does (an unset variable without default),
+    /// or with [`Error::Limit`] once the texts this evaluator has produced, intermediate ones
+    /// included, add up to more than [`MAX_SUBSTITUTED_BYTES`].
+    pub(super) fn evaluate(&mut self, node: &Node) -> Result<String, Error> {
+        let text = match node {
+            Node::Text(text) => text.clone(),
+            Node::Func { param, op, args } => self.evaluate_func(param, op, args)?,
+        };
+        self.produced = self.produced.saturating_add(text.len());
+        if self.produced > MAX_SUBSTITUTED_BYTES {
+            return Err(too_large());
+        }
+        Ok(text)
+    }
+
+    /// Evaluates the arguments first (so an unset variable in an unused default still fails,
+    /// as in drone), then the operator on the variable's value.
+    fn evaluate_func(&mut self, param: &str, op: &str, args: &[Node]) -> Result<String, Error> {
+        let args = args
+            .iter()
+            .map(|arg| self.evaluate(arg))
+            .collect::<Result<Vec<_>, _>>()?;
+        let value = match self.vars.get(param) {
+            Some(value) => value.as_str(),
+            None if DEFAULT_OPERATORS.contains(&op) => "",
+            None => return Err(Error::VariableNotSet(param.to_string())),
+        };
+        apply(op, value, &args)
     }
 }
 
-/// Evaluates the arguments first (so an unset variable in an unused default still fails, as
-/// in drone), then the operator on the variable's value.
-fn evaluate_func(param: &str, op: &str, args: &[Node], vars: &Variables) -> Result<String, Error> {
-    let args = args
-        .iter()
-        .map(|arg| evaluate(arg, vars))
-        .collect::<Result<Vec<_>, _>>()?;
-    let value = match vars.get(param) {
-        Some(value) => value.as_str(),
-        None if DEFAULT_OPERATORS.contains(&op) => "",
-        None => return Err(Error::VariableNotSet(param.to_string())),
+/// The error of a substitution whose output passes [`MAX_SUBSTITUTED_BYTES`].
+fn too_large() -> Error {
+    Error::Limit(format!(
+        "substitution produces more than {MAX_SUBSTITUTED_BYTES} bytes; refused by sluice_kustomize::limits::MAX_SUBSTITUTED_BYTES"
+    ))
+}
+
+/// `value` with every `from` replaced by `to` (between every character when `from` is empty,
+/// as Go's `strings.Replace` does), refused before it is built when longer than
+/// [`MAX_SUBSTITUTED_BYTES`].
+fn replace_all(value: &str, from: &str, to: &str) -> Result<String, Error> {
+    let count = if from.is_empty() {
+        value.chars().count() + 1
+    } else {
+        value.matches(from).count()
     };
-    Ok(apply(op, value, &args))
+    let length = (value.len() - count * from.len()).saturating_add(count.saturating_mul(to.len()));
+    if length > MAX_SUBSTITUTED_BYTES {
+        return Err(too_large());
+    }
+    Ok(value.replace(from, to))
 }
 
 /// drone/envsubst's `lookupFunc`: what each operator does with the value and its arguments.
-fn apply(op: &str, value: &str, args: &[String]) -> String {
+fn apply(op: &str, value: &str, args: &[String]) -> Result<String, Error> {
     let arg = |i: usize| args.get(i).map(String::as_str);
-    match op {
+    let text = match op {
         "," => map_first(value, |c| c.to_lowercase().collect()),
         ",," => value.to_lowercase(),
         "^" => map_first(value, |c| c.to_uppercase().collect()),
@@ -70,12 +114,14 @@ fn apply(op: &str, value: &str, args: &[String]) -> String {
         "/" => arg(0).map_or(value.to_string(), |from| {
             value.replacen(from, arg(1).unwrap_or(""), 1)
         }),
-        "//" => arg(0).map_or(value.to_string(), |from| {
-            value.replace(from, arg(1).unwrap_or(""))
-        }),
+        "//" => match arg(0) {
+            Some(from) => replace_all(value, from, arg(1).unwrap_or(""))?,
+            None => value.to_string(),
+        },
         _ if value.is_empty() && !args.is_empty() => args.concat(),
         _ => value.to_string(),
-    }
+    };
+    Ok(text)
 }
 
 fn map_first(value: &str, map: impl Fn(char) -> String) -> String {
@@ -114,16 +160,20 @@ enum Match {
 }
 
 /// Removes the shortest or longest non-empty prefix of `value` matching the glob `pattern`;
-/// the value whole when nothing matches or the pattern is malformed.
+/// the value whole when nothing matches or the pattern is malformed. One pass over `value`
+/// (see [`Glob::matching_prefixes`]).
 fn trim_prefix(value: &str, pattern: Option<&str>, which: Match) -> String {
     let Some(glob) = pattern.and_then(Glob::parse) else {
         return value.to_string();
     };
     let chars: Vec<char> = value.chars().collect();
-    let matches = |n: &usize| glob.matches(&chars[..*n]);
+    let mut lengths = glob
+        .matching_prefixes(&chars)
+        .into_iter()
+        .filter(|&n| n > 0);
     let matched = match which {
-        Match::Longest => (1..=chars.len()).rev().find(matches),
-        Match::Shortest => (1..=chars.len()).find(matches),
+        Match::Longest => lengths.next_back(),
+        Match::Shortest => lengths.next(),
     };
     matched.map_or_else(|| value.to_string(), |n| chars[n..].iter().collect())
 }

@@ -20,6 +20,14 @@
 //! (Flux strips them when loading variables). Objects labelled or annotated
 //! `kustomize.sluice.dev/substitute: disabled` are left alone.
 //!
+//! Bounded for untrusted templates and variables (see [`limits`](crate::limits)): `${...}`
+//! nests at most [`MAX_SUBSTITUTION_DEPTH`](crate::limits::MAX_SUBSTITUTION_DEPTH) deep, the
+//! texts one expansion produces add up to at most
+//! [`MAX_SUBSTITUTED_BYTES`](crate::limits::MAX_SUBSTITUTED_BYTES), trims run in
+//! O(value × pattern) (no backtracking), and the substituted YAML of an object may hold no alias
+//! (an object written as YAML has none, so one can only come from a variable's value, where it
+//! would copy nodes: a "billion laughs"); all are refused with [`Error::Limit`].
+//!
 //! Written here rather than taken from crates.io: `envsubst` (coreos) only knows `${VAR}` with no
 //! defaults, `subst` uses `${VAR:default}` (not bash's `:=`/`:-`) and neither has strict mode,
 //! `$$` escaping or drone's operator set. Substring and length work on bytes as Go does; a cut
@@ -33,8 +41,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use evaluate::evaluate;
+use evaluate::Evaluator;
 use parser::Parser;
+
+use crate::limits::{Budget, MAX_SUBSTITUTED_BYTES};
 
 /// Label or annotation key that turns substitution off for one object (Flux's
 /// `kustomize.toolkit.fluxcd.io/substitute`).
@@ -71,6 +81,10 @@ pub enum Error {
     /// The object could not be written as YAML, or the substituted text is not valid YAML.
     #[error("YAML: {0}")]
     Yaml(String),
+    /// The template or its output exceeds one of the [`limits`](crate::limits): `${...}` nested
+    /// too deep, output too large, or an alias in the substituted YAML; the message names it.
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// Variables by name.
@@ -80,7 +94,9 @@ pub type Variables = BTreeMap<String, String>;
 /// build`: the object is written as YAML, expanded with [`expand`], and read back, so
 /// `replicas: ${REPLICAS}` with `REPLICAS=3` becomes the number 3. Returns the object unchanged
 /// when it is labelled or annotated [`SUBSTITUTE_KEY`]`: disabled` or when `vars` is empty.
-/// Fails with [`Error::InvalidVariableName`], the errors of [`expand`], or [`Error::Yaml`].
+/// Fails with [`Error::InvalidVariableName`], the errors of [`expand`], [`Error::Limit`] when the
+/// substituted YAML holds an alias or nests past [`MAX_DEPTH`](crate::limits::MAX_DEPTH), or
+/// [`Error::Yaml`].
 pub fn substitute_resource(resource: &Value, vars: &Variables) -> Result<Value, Error> {
     if is_disabled(resource) || vars.is_empty() {
         return Ok(resource.clone());
@@ -88,16 +104,22 @@ pub fn substitute_resource(resource: &Value, vars: &Variables) -> Result<Value, 
     let vars = loaded_variables(vars)?;
     let yaml = serde_yaml_ng::to_string(resource).map_err(|e| Error::Yaml(e.to_string()))?;
     let expanded = expand(&yaml, &vars)?;
+    crate::yaml::check_limits(&expanded, &Budget::without_aliases())
+        .map_err(|message| Error::Limit(format!("substituted YAML: {message}")))?;
     serde_yaml_ng::from_str(&expanded).map_err(|e| Error::Yaml(e.to_string()))
 }
 
 /// Substitutes `vars` into the text of one YAML document (as `flux envsubst` does per
 /// document), unless the document is labelled or annotated [`SUBSTITUTE_KEY`]`: disabled`, in
-/// which case it is returned as is. Text that does not parse as YAML is substituted. Fails with
+/// which case it is returned as is. Text that does not parse as YAML, or whose YAML passes the
+/// [`limits`](crate::limits) (aliases, nesting), is substituted. Fails with
 /// [`Error::InvalidVariableName`] or the errors of [`expand`].
 pub fn substitute_document(document: &str, vars: &Variables) -> Result<String, Error> {
-    let parsed: Result<Value, _> = serde_yaml_ng::from_str(document);
-    if parsed.is_ok_and(|value| is_disabled(&value)) {
+    let bounded = crate::yaml::check_limits(document, &Budget::new(None)).is_ok();
+    let parsed: Option<Value> = bounded
+        .then(|| serde_yaml_ng::from_str(document).ok())
+        .flatten();
+    if parsed.is_some_and(|value| is_disabled(&value)) {
         return Ok(document.to_string());
     }
     expand(document, &loaded_variables(vars)?)
@@ -135,13 +157,16 @@ fn is_valid_name(name: &str) -> bool {
 
 /// Expands every `${...}` of `text` with `vars` in strict mode (see the module doc for the
 /// grammar). Fails with [`Error::VariableNotSet`] naming the first unset variable without a
-/// default, or with one of the syntax errors ([`Error::BadSubstitution`],
-/// [`Error::MissingClosingBrace`], ...).
+/// default, with one of the syntax errors ([`Error::BadSubstitution`],
+/// [`Error::MissingClosingBrace`], ...), or with [`Error::Limit`] past
+/// [`MAX_SUBSTITUTION_DEPTH`](crate::limits::MAX_SUBSTITUTION_DEPTH) or
+/// [`MAX_SUBSTITUTED_BYTES`].
 pub fn expand(text: &str, vars: &Variables) -> Result<String, Error> {
     let nodes = Parser::new(text).parse_all()?;
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::with_capacity(text.len().min(MAX_SUBSTITUTED_BYTES));
+    let mut evaluator = Evaluator::new(vars);
     for node in &nodes {
-        out.push_str(&evaluate(node, vars)?);
+        out.push_str(&evaluator.evaluate(node)?);
     }
     Ok(out)
 }
@@ -377,5 +402,134 @@ mod tests {
             substitute_document(enabled, &vars(&[("x", "1")])),
             Ok("kind: ConfigMap\ndata:\n  a: 1\n".to_string())
         );
+    }
+
+    use crate::limits::{MAX_SUBSTITUTED_BYTES, MAX_SUBSTITUTION_DEPTH};
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    /// Runs `work` on a thread and waits at most ten seconds for it.
+    fn within_ten_seconds<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sender.send(work()));
+        receiver
+            .recv_timeout(Duration::from_secs(10))
+            .expect("substitution did not return within ten seconds")
+    }
+
+    fn is_limit(result: Result<String, Error>) -> bool {
+        matches!(result, Err(Error::Limit(_)))
+    }
+
+    #[test]
+    fn trims_with_many_stars_run_in_linear_time() {
+        let value = "a".repeat(10_000);
+        let v = vars(&[("V", &value)]);
+        let trimmed = within_ten_seconds(move || {
+            expand(
+                "${V##*a*a*a*a*a*a*a*b}|${V%%*a*a*a*a*a*a*a*b}|${V#*a*a*a*b}|${V##*a*a*a*b}",
+                &v,
+            )
+        });
+        assert_eq!(trimmed, Ok(format!("{value}|{value}|{value}|{value}")));
+        let v = vars(&[("V", "xaxaxab-rest")]);
+        assert_eq!(expand("${V#*a*a*a*b}", &v), Ok("-rest".to_string()));
+        assert_eq!(expand("${V%a*}|${V%%a*}", &v), Ok("xaxax|x".to_string()));
+    }
+
+    #[test]
+    fn nesting_of_defaults_is_capped() {
+        let nested = |levels: usize| format!("{}x{}", "${a:=".repeat(levels), "}".repeat(levels));
+        assert_eq!(
+            expand(&nested(MAX_SUBSTITUTION_DEPTH), &Variables::new()),
+            Ok("x".to_string())
+        );
+        assert!(is_limit(expand(
+            &nested(MAX_SUBSTITUTION_DEPTH + 1),
+            &Variables::new()
+        )));
+        // 100,000 levels overflowed the stack (an abort of the whole controller).
+        let deep = nested(100_000);
+        assert!(is_limit(within_ten_seconds(move || expand(
+            &deep,
+            &Variables::new()
+        ))));
+    }
+
+    #[test]
+    fn output_is_capped() {
+        let big = "a".repeat(MAX_SUBSTITUTED_BYTES / 8);
+        let v = vars(&[("X", &big)]);
+        assert_eq!(
+            expand("${X//a/b}", &v).map(|out| out.len()),
+            Ok(big.len())
+        );
+        assert!(is_limit(expand("${X//a/0123456789}", &v)));
+        assert!(is_limit(expand(&"${X}".repeat(9), &v)));
+        assert_eq!(expand("${X///-}", &vars(&[("X", "ab")])), Ok("-a-b-".to_string()));
+        assert!(is_limit(expand("${X///0123456789}", &v)));
+        // Intermediate texts count too: defaults nested around a large value.
+        assert!(is_limit(expand(
+            "${u:=${u:=${u:=${u:=${u:=${u:=${u:=${u:=${u:=${X}}}}}}}}}}",
+            &v
+        )));
+    }
+
+    #[test]
+    fn many_escapes_parse_in_linear_time() {
+        let text = "$$".repeat(500_000);
+        let out = within_ten_seconds(move || expand(&text, &Variables::new()));
+        assert_eq!(out, Ok("$".repeat(500_000)));
+    }
+
+    #[test]
+    fn aliases_in_substituted_yaml_are_refused() {
+        let object = json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "${X}"}});
+        let bomb = "[&a [x, x, x], *a, *a]";
+        let refused = substitute_resource(&object, &vars(&[("X", bomb)]));
+        assert!(
+            matches!(&refused, Err(Error::Limit(m)) if m.contains("MAX_ALIAS_NODES")),
+            "{refused:?}"
+        );
+        let plain = substitute_resource(&object, &vars(&[("X", "[x, y]")])).expect("substituted");
+        assert_eq!(plain["data"]["k"], json!(["x", "y"]));
+    }
+
+    fn config() -> ProptestConfig {
+        match std::env::var_os("PROPTEST_CASES") {
+            Some(_) => ProptestConfig::default(),
+            None => ProptestConfig::with_cases(64),
+        }
+    }
+
+    fn variables() -> impl Strategy<Value = Variables> {
+        prop::collection::btree_map("[abX_]", "[-a-z*?/.\\[\\]$]{0,40}", 0..4)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn arbitrary_templates_never_panic_and_terminate(
+            template in "([-ab$ {}:=#%/^,*?.\\[\\]\\\\\n]|\\$\\{[abX]|\\}|:=|##|%%|//){0,200}",
+            vars in variables(),
+        ) {
+            let expanded = within_ten_seconds({
+                let (template, vars) = (template.clone(), vars.clone());
+                move || expand(&template, &vars)
+            });
+            if let Ok(out) = expanded {
+                prop_assert!(out.len() <= MAX_SUBSTITUTED_BYTES);
+            }
+            let object = json!({"kind": "ConfigMap", "metadata": {"name": "c"},
+                "data": {"k": template, "n": "${X}"}});
+            let _ = within_ten_seconds(move || substitute_resource(&object, &vars));
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in any::<String>(), vars in variables()) {
+            let _ = expand(&text, &vars);
+            let _ = substitute_document(&text, &vars);
+        }
     }
 }

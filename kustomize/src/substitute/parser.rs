@@ -3,6 +3,7 @@
 
 use super::Error;
 use super::evaluate::Node;
+use crate::limits::MAX_SUBSTITUTION_DEPTH;
 
 type Accept = fn(char, usize) -> bool;
 
@@ -22,40 +23,56 @@ enum Token {
     Rbrack,
 }
 
+/// drone's scanner and parser over one text. drone's scanner edits its buffer (`skip` drops a
+/// character); here the text is split at the cursor into the characters read (after skips) and
+/// those still unread (reversed), so that a skip costs O(1) rather than moving the rest of the
+/// text (quadratic over a text of many `$$`).
 pub(super) struct Parser {
-    buf: Vec<char>,
-    pos: usize,
+    read_chars: Vec<char>,
+    unread_chars: Vec<char>,
     start: usize,
     width: usize,
     mode: u8,
     escapes: u8,
     accept: Accept,
+    /// How many `${` are open around the cursor (at most [`MAX_SUBSTITUTION_DEPTH`]).
+    depth: usize,
 }
 
 impl Parser {
     pub(super) fn new(text: &str) -> Self {
         Self {
-            buf: text.chars().collect(),
-            pos: 0,
+            read_chars: Vec::new(),
+            unread_chars: text.chars().rev().collect(),
             start: 0,
             width: 0,
             mode: 0,
             escapes: ESCAPE_DOLLAR,
             accept: |_, _| true,
+            depth: 0,
         }
     }
 
     // Scanner.
 
+    /// The cursor: how many characters have been read (skipped ones not counted).
+    fn pos(&self) -> usize {
+        self.read_chars.len()
+    }
+
     fn read(&mut self) -> Option<char> {
-        let c = self.buf.get(self.pos).copied();
+        let c = self.unread_chars.pop();
         self.width = usize::from(c.is_some());
-        self.pos += self.width;
+        self.read_chars.extend(c);
         c
     }
 
     fn unread(&mut self) {
-        self.pos -= self.width;
+        if self.width > 0
+            && let Some(c) = self.read_chars.pop()
+        {
+            self.unread_chars.push(c);
+        }
     }
 
     fn peek(&mut self) -> Option<char> {
@@ -66,15 +83,18 @@ impl Parser {
 
     /// Drops the character just read; the one after it counts as read (drone's `skip`).
     fn skip(&mut self) {
-        self.buf.remove(self.pos - 1);
+        self.read_chars.pop();
+        if let Some(next) = self.unread_chars.pop() {
+            self.read_chars.push(next);
+        }
     }
 
     fn token_text(&self) -> String {
-        self.buf[self.start..self.pos].iter().collect()
+        self.read_chars[self.start..].iter().collect()
     }
 
     fn scan(&mut self) -> Token {
-        self.start = self.pos;
+        self.start = self.pos();
         let Some(c) = self.read() else {
             return Token::Eof;
         };
@@ -95,7 +115,7 @@ impl Parser {
         }
         if self.scan_escaped(first) {
             self.skip();
-        } else if !(self.accept)(first, self.pos - self.start) {
+        } else if !(self.accept)(first, self.pos() - self.start) {
             return false;
         }
         while let Some(c) = self.read() {
@@ -108,7 +128,7 @@ impl Parser {
                 self.skip();
                 continue;
             }
-            if !(self.accept)(c, self.pos - self.start) {
+            if !(self.accept)(c, self.pos() - self.start) {
                 self.unread();
                 break;
             }
@@ -168,7 +188,21 @@ impl Parser {
         }
     }
 
+    /// Parses one `${...}` (its `${` read), refusing ([`Error::Limit`]) one nested deeper than
+    /// [`MAX_SUBSTITUTION_DEPTH`] inside others: parsing and evaluation recurse once per level.
     fn parse_func(&mut self) -> Result<Node, Error> {
+        if self.depth >= MAX_SUBSTITUTION_DEPTH {
+            return Err(Error::Limit(format!(
+                "`${{...}}` nests deeper than {MAX_SUBSTITUTION_DEPTH} levels; refused by sluice_kustomize::limits::MAX_SUBSTITUTION_DEPTH"
+            )));
+        }
+        self.depth += 1;
+        let node = self.parse_func_body();
+        self.depth -= 1;
+        node
+    }
+
+    fn parse_func_body(&mut self) -> Result<Node, Error> {
         self.escapes = ESCAPE_DOLLAR | ESCAPE_BACKSLASH;
         if self.peek() == Some('#') {
             return self.parse_len_func();

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use super::command::{CommandError, run};
-use super::ssh_key::{SshKeyError, write_private_key};
+use crate::command::{CommandError, run};
+use crate::ssh_key::{SshKeyError, write_private_key};
 
 /// Why a commit could not be signed.
 #[derive(Debug, thiserror::Error)]

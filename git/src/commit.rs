@@ -6,7 +6,7 @@ use gix::ObjectId;
 use gix::objs::WriteTo;
 use gix::objs::tree::EntryKind;
 
-use super::signing::{Signer, SigningError};
+use crate::signing::{Signer, SigningError};
 
 /// Why the commit could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ pub struct CommitRequest<'a> {
 /// [`CommitError::Signing`] when signing fails.
 pub fn write_commit(
     repo: &gix::Repository,
-    request: CommitRequest,
+    request: CommitRequest<'_>,
 ) -> Result<Option<ObjectId>, CommitError> {
     let object = |error: gix::Error| CommitError::Object(format!("{error:#}"));
     let parent_tree = repo

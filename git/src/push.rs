@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use super::command::{CommandError, run};
+use crate::command::{CommandError, run};
 
 /// How a push ended when git ran to completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub struct PushRequest<'a> {
 /// Returns [`PushOutcome::RemoteMoved`] when a ref was rejected as non-fast-forward (the remote
 /// moved since the fetch). Errors: [`PushError::AccessDenied`] when the remote refused the
 /// credentials, [`PushError::Failed`] otherwise.
-pub fn push(request: PushRequest) -> Result<PushOutcome, PushError> {
+pub fn push(request: PushRequest<'_>) -> Result<PushOutcome, PushError> {
     let mut command = Command::new("git");
     command
         .arg("--git-dir")

@@ -1,6 +1,12 @@
-//! Shallow fetches with gix into a cache repository: each wanted remote reference (or commit) is
-//! fetched at depth 1 into a local reference of Sluice's own (`refs/sluice/...`), so a warm cache
-//! only receives the objects that changed since the last run.
+//! Opening a bare repository and fetching into it with gix. [`open_repository`] is the one way
+//! both controllers open one (isolated from the system and user Git configuration, credentials
+//! as per-handle configuration); [`fetch_wants`] fetches remote refs (or commits) at depth 1 into
+//! local refs of Sluice's own (`refs/sluice/...`), so a warm cache only receives the objects that
+//! changed since the last run; [`list_tags`] lists the tags a semver range chooses among.
+//!
+//! gix's errors are reported with their causes, as the GitRepository source reported them (e.g.
+//! "Transport handshake failed: ... Will not send credentials in clear text over http"); the
+//! automation's used to stop at the top message.
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -10,11 +16,13 @@ use gix::ObjectId;
 use gix::remote::Direction;
 use gix::remote::fetch::{Shallow, Tags};
 
-/// Why a fetch failed.
+use crate::reference::RemoteRef;
+
+/// Why opening or fetching failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// The cache repository could not be created or opened.
-    #[error("cannot open the work cache repository {path}: {message}")]
+    /// The repository could not be created or opened.
+    #[error("cannot open the repository {path}: {message}")]
     Open {
         /// Its folder.
         path: String,
@@ -49,11 +57,11 @@ pub struct Want {
     pub target: String,
 }
 
-/// Opens the bare cache repository `dir`, creating it when `dir/HEAD` is absent.
-/// `config` entries (`key=value`, e.g. credentials) apply to this handle only; the system and
+/// Opens the bare repository `dir`, creating it when `dir/HEAD` is absent. `config` entries
+/// (`key=value`, e.g. [`crate::GitAuth::git_config`]) apply to this handle only; the system and
 /// user Git configuration is not read.
 ///
-/// Reference logs are off and the cache's own identity is `sluice`. Installs rustls' `ring`
+/// Reference logs are off and the repository's own identity is `sluice`. Installs rustls' `ring`
 /// provider as the process default when none is, for gix's HTTP(S) transport.
 ///
 /// Errors: [`FetchError::Open`].
@@ -79,7 +87,7 @@ pub fn open_repository(dir: &Path, config: &[String]) -> Result<gix::Repository,
     };
     opened.map_err(|error| FetchError::Open {
         path: dir.display().to_string(),
-        message: format!("{error:#}"),
+        message: describe(&error),
     })
 }
 
@@ -90,15 +98,11 @@ pub fn open_repository(dir: &Path, config: &[String]) -> Result<gix::Repository,
 ///
 /// Errors: [`FetchError::Transport`] when the remote cannot be reached, refuses the credentials
 /// or the transfer fails; [`FetchError::NotACommit`] when a reference leads to a tree or blob.
-pub fn fetch(
+pub fn fetch_wants(
     repo: &gix::Repository,
     url: &str,
     wants: &[Want],
 ) -> Result<Vec<Option<ObjectId>>, FetchError> {
-    let transport = |error: gix::Error| FetchError::Transport {
-        url: url.to_owned(),
-        message: format!("{error:#}"),
-    };
     let refspecs: Vec<String> = wants
         .iter()
         .map(|want| format!("+{}:{}", want.source, want.target))
@@ -108,18 +112,17 @@ pub fn fetch(
         .and_then(|remote| {
             remote.with_refspecs(refspecs.iter().map(String::as_str), Direction::Fetch)
         })
-        .map_err(transport)?
+        .map_err(transport(url))?
         .with_fetch_tags(Tags::None);
-    let depth = NonZeroU32::MIN;
     let outcome = remote
         .connect(Direction::Fetch)
         .and_then(|connection| connection.prepare_fetch(gix::progress::Discard, Default::default()))
         .and_then(|prepared| {
             prepared
-                .with_shallow(Shallow::DepthAtRemote(depth))
+                .with_shallow(Shallow::DepthAtRemote(NonZeroU32::MIN))
                 .receive(gix::progress::Discard, &AtomicBool::new(false))
         })
-        .map_err(transport)?;
+        .map_err(transport(url))?;
     let matched: Vec<usize> = outcome
         .ref_map
         .mappings
@@ -141,14 +144,10 @@ pub fn fetch(
         .collect()
 }
 
-/// The names of the tags `url` advertises (without `refs/tags/`), for a semver checkout.
+/// The tags `url` advertises (full names, peeled to their commits), for a semver checkout.
 ///
 /// Errors: [`FetchError::Transport`] when the remote cannot be listed.
-pub fn list_tags(repo: &gix::Repository, url: &str) -> Result<Vec<String>, FetchError> {
-    let transport = |error: gix::Error| FetchError::Transport {
-        url: url.to_owned(),
-        message: format!("{error:#}"),
-    };
+pub fn list_tags(repo: &gix::Repository, url: &str) -> Result<Vec<RemoteRef>, FetchError> {
     let (ref_map, _) = repo
         .remote_at(url)
         .and_then(|remote| {
@@ -160,28 +159,76 @@ pub fn list_tags(repo: &gix::Repository, url: &str) -> Result<Vec<String>, Fetch
                 .connect(Direction::Fetch)?
                 .ref_map(gix::progress::Discard, Default::default())
         })
-        .map_err(transport)?;
-    Ok(ref_map
-        .remote_refs
-        .iter()
-        .filter_map(|reference| {
-            let (name, _, _) = reference.unpack();
-            name.to_string()
-                .strip_prefix("refs/tags/")
-                .map(str::to_owned)
-        })
+        .map_err(transport(url))?;
+    Ok(remote_refs(&ref_map)
+        .into_iter()
+        .filter(|reference| reference.name.starts_with("refs/tags/"))
         .collect())
 }
 
 /// The commit the local reference `name` leads to.
 ///
 /// Errors: [`FetchError::NotACommit`] when it is absent or leads elsewhere.
-pub fn peeled_commit(repo: &gix::Repository, name: &str) -> Result<ObjectId, FetchError> {
+pub(crate) fn peeled_commit(repo: &gix::Repository, name: &str) -> Result<ObjectId, FetchError> {
     repo.find_reference(name)
         .and_then(|mut reference| reference.peel_to_commit())
         .map(|commit| commit.id)
         .map_err(|error| FetchError::NotACommit {
             reference: name.to_owned(),
-            message: format!("{error:#}"),
+            message: describe(&error),
         })
+}
+
+/// The refs the remote advertised, tags peeled to their commits; unborn ones left out.
+pub(crate) fn remote_refs(ref_map: &gix::remote::fetch::RefMap) -> Vec<RemoteRef> {
+    use gix::protocol::handshake::Ref;
+    ref_map
+        .remote_refs
+        .iter()
+        .filter_map(|reference| {
+            let (name, commit) = match reference {
+                Ref::Peeled {
+                    full_ref_name,
+                    object,
+                    ..
+                }
+                | Ref::Direct {
+                    full_ref_name,
+                    object,
+                }
+                | Ref::Symbolic {
+                    full_ref_name,
+                    object,
+                    ..
+                } => (full_ref_name, object),
+                Ref::Unborn { .. } => return None,
+            };
+            Some(RemoteRef {
+                name: name.to_string(),
+                commit: commit.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Maps a gix error of talking to `url` into [`FetchError::Transport`].
+pub(crate) fn transport(url: &str) -> impl Fn(gix::Error) -> FetchError + '_ {
+    move |error| FetchError::Transport {
+        url: url.to_owned(),
+        message: describe(&error),
+    }
+}
+
+/// A gix error's message followed by those of the errors that caused it, `: `-separated (gix's
+/// top-level messages, e.g. "Transport handshake failed", do not say why; its alternate form
+/// `{:#}` prints the top one alone).
+pub(crate) fn describe(error: &gix::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    message
 }

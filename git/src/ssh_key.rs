@@ -1,6 +1,6 @@
-//! Private SSH keys written to disk for `ssh` and `ssh-keygen`, which only read keys from files:
-//! mode 0600, decrypted with `ssh-keygen -p` when a passphrase is given (neither program can take
-//! a passphrase without a terminal).
+//! Private SSH keys (and the host keys trusted with them) written to disk for `ssh` and
+//! `ssh-keygen`, which only read keys from files: mode 0600, decrypted with `ssh-keygen -p` when a
+//! passphrase is given (neither program can take a passphrase without a terminal).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ pub enum SshKeyError {
 ///
 /// Errors: [`SshKeyError::Write`] on a file error, [`SshKeyError::Spawn`] when `ssh-keygen` is
 /// missing, [`SshKeyError::Decrypt`] on a wrong passphrase or a key that is not a private key.
-pub fn write_private_key(
+pub(crate) fn write_private_key(
     dir: &Path,
     name: &str,
     key: &[u8],

@@ -1,4 +1,4 @@
-//! Runs the external programs the Git side needs (`git`, `gpg`, `ssh-keygen`) with input on
+//! Runs the external programs the Git layer needs (`git`, `gpg`, `ssh-keygen`) with input on
 //! stdin and output captured, never asking a terminal for anything.
 
 use std::io::Write;
@@ -34,7 +34,7 @@ pub enum CommandError {
 ///
 /// Errors: [`CommandError::Spawn`] when it cannot start, [`CommandError::Failed`] with its
 /// standard error when it exits unsuccessfully.
-pub fn run(
+pub(crate) fn run(
     mut command: Command,
     package: &'static str,
     input: &[u8],

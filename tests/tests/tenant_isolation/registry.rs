@@ -1,0 +1,1 @@
+//! Attacks on this surface (filled in by the change that hardens it).
