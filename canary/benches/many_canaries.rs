@@ -312,13 +312,14 @@ async fn main() -> anyhow::Result<()> {
         metrics_addr: "127.0.0.1:0".parse()?,
         log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "warn".into(),
+        no_cross_namespace_refs: false,
     };
     let runtime = Runtime::new("canary", client, options);
     let settings = Settings {
         metrics_server: prometheus.url.clone(),
         ..Settings::default()
     };
-    tokio::spawn(sluice_canary::controller::run_with(
+    tokio::spawn(sluice_canary::controller::run(
         runtime.clone(),
         settings,
     ));

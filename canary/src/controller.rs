@@ -9,18 +9,11 @@ use crate::reconcile::reconcile;
 use crate::settings::Settings;
 use crate::shared::Shared;
 
-/// Runs this controller with the settings from the environment until shutdown.
-///
-/// Errors: the process could not start (HTTP server, leader election, HTTP clients).
-pub async fn run(runtime: Runtime) -> anyhow::Result<()> {
-    run_with(runtime, Settings::from_env()).await
-}
-
 /// Runs this controller with `settings` until shutdown: starts the caches, waits until they have
 /// synced, then reconciles Canaries.
 ///
 /// Errors: the process could not start (HTTP server, leader election, HTTP clients, caches).
-pub async fn run_with(runtime: Runtime, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(runtime: Runtime, settings: Settings) -> anyhow::Result<()> {
     let shared = Shared::start(&runtime.client, settings)?;
     shared.caches.wait_until_ready().await?;
     let controllers = runtime.run_controller::<Canary, _, _, _, _>(shared, reconcile);

@@ -10,6 +10,7 @@
 //!   [`webhook`]; [`revert`] is `revertOnDeletion`.
 
 pub mod actions;
+pub mod address;
 pub mod analysis;
 pub mod api;
 pub mod bootstrap;

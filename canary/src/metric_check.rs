@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 
 use sluice_runtime::error_text;
+use sluice_runtime::references::{AccessDenied, CrossNamespace, resolve_namespace};
 
 use crate::analysis::CheckOutcome;
 use crate::api::Canary;
-use crate::api::canary::CanaryMetric;
+use crate::api::canary::{CanaryMetric, TemplateReference};
 use crate::api::metric_template::MetricProviderType;
 use crate::caches::{Caches, cached};
 use crate::credentials::SecretCredentials;
@@ -47,6 +48,41 @@ pub struct Checker<'a> {
     pub credentials: &'a SecretCredentials,
     /// The server of built-ins and inline queries without `spec.metricsServer`.
     pub default_server: &'a str,
+    /// Whether a `templateRef` may name another namespace (`--no-cross-namespace-refs`).
+    pub cross_namespace: CrossNamespace,
+}
+
+/// The namespace of the MetricTemplate `reference` of `canary` names (the canary's own when
+/// absent), if `policy` lets the canary use it, by the shared rule of
+/// [`sluice_runtime::references`] (Flagger's `-no-cross-namespace-refs`).
+///
+/// Errors: [`AccessDenied`] when the lockdown is on and the template is in another namespace.
+pub fn template_namespace(
+    canary: &Canary,
+    reference: &TemplateReference,
+    policy: CrossNamespace,
+) -> Result<String, AccessDenied> {
+    resolve_namespace(
+        canary.metadata.namespace.as_deref().unwrap_or_default(),
+        "MetricTemplate",
+        &reference.name,
+        reference.namespace.as_deref(),
+        policy,
+    )
+}
+
+/// Checks every `analysis.metrics[].templateRef` of `canary` is one `policy` lets it use, before
+/// a tick reads any template (or its provider's Secret).
+///
+/// Errors: [`AccessDenied`] naming the first template in another namespace under the lockdown.
+pub fn check_template_refs(canary: &Canary, policy: CrossNamespace) -> Result<(), AccessDenied> {
+    canary
+        .spec
+        .effective_analysis()
+        .map_or(&[][..], |analysis| analysis.metrics.as_slice())
+        .iter()
+        .filter_map(|metric| metric.template_ref.as_ref())
+        .try_for_each(|reference| template_namespace(canary, reference, policy).map(drop))
 }
 
 /// Runs `metric` of `canary`: built-ins and inline queries go to `spec.metricsServer`, else
@@ -58,13 +94,14 @@ pub async fn check(canary: &Canary, metric: &CanaryMetric, checker: &Checker<'_>
         prometheus,
         credentials,
         default_server,
+        cross_namespace,
     } = checker;
     let server = canary
         .spec
         .metrics_server
         .as_deref()
         .unwrap_or(default_server);
-    let query = match resolve(canary, metric, caches, server) {
+    let query = match resolve(canary, metric, caches, server, *cross_namespace) {
         Ok(query) => query,
         Err(reason) => return error(reason),
     };
@@ -129,12 +166,14 @@ fn error(reason: String) -> MetricResult {
     }
 }
 
-/// The query of `metric`: its MetricTemplate (which wins), its inline query, or the built-in.
+/// The query of `metric`: its MetricTemplate (which wins, where `policy` lets it be; its
+/// provider's Secret always in the template's own namespace), its inline query, or the built-in.
 fn resolve(
     canary: &Canary,
     metric: &CanaryMetric,
     caches: &Caches,
     server: &str,
+    policy: CrossNamespace,
 ) -> Result<Query, String> {
     let on_server = |template: String, builtin| Query {
         address: server.to_owned(),
@@ -144,11 +183,8 @@ fn resolve(
         builtin,
     };
     if let Some(reference) = &metric.template_ref {
-        let namespace = reference
-            .namespace
-            .clone()
-            .or_else(|| canary.metadata.namespace.clone())
-            .unwrap_or_default();
+        let namespace = template_namespace(canary, reference, policy)
+            .map_err(|denied| format!("metric {}: {denied}", metric.name))?;
         let template =
             cached(&caches.metric_templates, &namespace, &reference.name).ok_or_else(|| {
                 format!(
@@ -200,6 +236,44 @@ mod tests {
             name: "error-rate".into(),
             threshold_range: Some(ThresholdRange { min, max }),
             ..Default::default()
+        }
+    }
+
+    fn canary_with_template(namespace: Option<&str>) -> Canary {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "canary.sluice.dev/v1", "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "attacker"},
+            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "1m", "threshold": 2, "metrics": [
+                    {"name": "request-success-rate", "interval": "1m"},
+                    {"name": "error-rate", "interval": "1m",
+                        "templateRef": {"name": "error-rate", "namespace": namespace}}]}},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_template_of_another_namespace_is_refused_only_under_the_lockdown() {
+        let borrowed = canary_with_template(Some("victim"));
+        assert!(check_template_refs(&borrowed, CrossNamespace::Allowed).is_ok());
+        assert_eq!(
+            check_template_refs(&borrowed, CrossNamespace::Denied)
+                .unwrap_err()
+                .to_string(),
+            "cannot access MetricTemplate/victim/error-rate, cross-namespace references have been blocked"
+        );
+        for own in [None, Some("attacker")] {
+            let canary = canary_with_template(own);
+            assert!(check_template_refs(&canary, CrossNamespace::Denied).is_ok());
+            let reference = TemplateReference {
+                name: "error-rate".into(),
+                namespace: own.map(str::to_owned),
+            };
+            assert_eq!(
+                template_namespace(&canary, &reference, CrossNamespace::Denied),
+                Ok("attacker".to_owned())
+            );
         }
     }
 

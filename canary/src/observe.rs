@@ -1,8 +1,11 @@
 //! Answers the state machine's questions one at a time (`Decision::Observe`): workload readiness
 //! from the watch cache, webhook gates and checks, and the metric checks. Each failure's reason
-//! is kept for the tick's events and the Ready message.
+//! is kept for the tick's events and the Ready message, cut to [`REASON_CHARS`] (a tenant's URL
+//! or a server's message cannot grow a condition without bound).
 
 use std::collections::BTreeMap;
+
+use sluice_runtime::references::CrossNamespace;
 
 use crate::analysis::{CheckOutcome, Fact, Facts, Gate, Readiness};
 use crate::api::Canary;
@@ -13,6 +16,17 @@ use crate::names::Names;
 use crate::readiness::{DEFAULT_READY_THRESHOLD, readiness};
 use crate::shared::Shared;
 use crate::webhook::{self, HookResult, Payload};
+
+/// The most characters of one failure reason kept.
+pub const REASON_CHARS: usize = 512;
+
+/// `reason` cut to [`REASON_CHARS`] characters, an ellipsis marking a cut.
+fn bounded(reason: String) -> String {
+    match reason.char_indices().nth(REASON_CHARS) {
+        Some((end, _)) => format!("{}...", &reason[..end]),
+        None => reason,
+    }
+}
 
 /// What one tick observes with.
 pub struct Observer<'a> {
@@ -26,6 +40,8 @@ pub struct Observer<'a> {
     pub payload: Payload,
     /// Why checks failed this tick, in order.
     pub failures: Vec<String>,
+    /// Whether a metric's `templateRef` may name another namespace (`--no-cross-namespace-refs`).
+    pub cross_namespace: CrossNamespace,
 }
 
 impl Observer<'_> {
@@ -99,7 +115,7 @@ impl Observer<'_> {
             .call_all(self.hooks(), hook_type, &self.payload)
             .await;
         if let Some(failure) = webhook::failure(&results) {
-            self.failures.push(failure);
+            self.failures.push(bounded(failure));
         }
         results
     }
@@ -140,6 +156,7 @@ impl Observer<'_> {
             prometheus: &self.shared.prometheus,
             credentials: &self.shared.credentials,
             default_server: &self.shared.settings.metrics_server,
+            cross_namespace: self.cross_namespace,
         };
         let mut outcomes = Vec::new();
         for metric in metrics {
@@ -147,7 +164,7 @@ impl Observer<'_> {
             tracing::debug!(canary = %self.names.target, metric = %metric.name, reason = %result.reason, "metric check");
             outcomes.push(result.outcome);
             if result.outcome != CheckOutcome::Pass {
-                self.failures.push(result.reason);
+                self.failures.push(bounded(result.reason));
             }
             if matches!(result.outcome, CheckOutcome::Fail | CheckOutcome::Error) {
                 break;
@@ -165,5 +182,18 @@ pub fn payload(canary: &Canary, phase: &str, checksum: &str) -> Payload {
         phase: phase.to_owned(),
         checksum: checksum.to_owned(),
         metadata: BTreeMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_reasons_are_cut() {
+        assert_eq!(bounded("short".into()), "short");
+        let long = bounded("é".repeat(REASON_CHARS + 10));
+        assert_eq!(long.chars().count(), REASON_CHARS + 3);
+        assert!(long.ends_with("..."));
     }
 }

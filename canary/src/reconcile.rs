@@ -10,6 +10,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
+use sluice_runtime::references::AccessDenied;
 use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
 use crate::actions::{ActionError, Executor};
@@ -18,6 +19,7 @@ use crate::analysis::revision::{ConfigRef, Revision, hash_hex, referenced_config
 use crate::analysis::{AnalysisState, Decision, Facts, Transition, decide};
 use crate::api::{Canary, CanaryPhase, CanaryStatus};
 use crate::caches::{DATA_DIGEST_ANNOTATION, cached};
+use crate::metric_check::check_template_refs;
 use crate::names::{Names, NamesError};
 use crate::observe::{Observer, payload};
 use crate::revert::{DeletionStep, deletion_step, set_finalizer};
@@ -45,6 +47,9 @@ pub enum CanaryError {
     /// A write failed.
     #[error(transparent)]
     Action(#[from] ActionError),
+    /// A `templateRef` names another namespace under `--no-cross-namespace-refs`.
+    #[error(transparent)]
+    AccessDenied(#[from] AccessDenied),
 }
 
 impl ReconcileError for CanaryError {
@@ -58,6 +63,7 @@ impl ReconcileError for CanaryError {
             }
             Self::Router(_) => "RouteFailed",
             Self::Action(_) => "WriteFailed",
+            Self::AccessDenied(_) => "AccessDenied",
         }
         .to_owned()
     }
@@ -66,6 +72,7 @@ impl ReconcileError for CanaryError {
         matches!(
             self,
             Self::UnsupportedTarget(_)
+                | Self::AccessDenied(_)
                 | Self::Router(RouterError::UnsupportedProvider(_) | RouterError::NoGatewayRefs)
         )
     }
@@ -154,6 +161,7 @@ async fn tick(
         }
         DeletionStep::Revert => return revert_tick(canary, context, &previous).await,
     }
+    check_template_refs(canary, context.cross_namespace())?;
     let target = cached_target(canary, shared)?;
     let namespace = canary.namespace().unwrap_or_default();
     let names = Names::of(canary, &target)?;
@@ -183,6 +191,7 @@ async fn tick(
         shared,
         payload: payload(canary, phase_name, &checksum(&revision)),
         failures: Vec::new(),
+        cross_namespace: context.cross_namespace(),
     };
     let mut facts = Facts {
         revision_changed: revision.differs_from(&previous),

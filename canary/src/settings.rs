@@ -2,12 +2,14 @@
 //! `-metrics-server`, `-mesh-provider`), and each Canary's tick period.
 //!
 //! `SLUICE_CANARY_MIN_INTERVAL` lowers Flagger's 10 s floor on `analysis.interval`; it exists for
-//! tests and demos (e.g. `1s`), production should leave it unset.
+//! tests and demos (e.g. `1s`), production should leave it unset. `SLUICE_CANARY_DENY_CONTROL_PLANE`
+//! tightens which addresses webhooks and metric servers may have ([`crate::address`]).
 
 use std::time::Duration;
 
 use sluice_runtime::duration::parse_go_duration;
 
+use crate::address::AddressPolicy;
 use crate::api::Canary;
 use crate::router::DEFAULT_PROVIDER;
 
@@ -27,6 +29,8 @@ pub struct Settings {
     pub default_provider: String,
     /// The shortest tick period.
     pub min_interval: Duration,
+    /// Which addresses webhooks and metric servers may not have.
+    pub addresses: AddressPolicy,
 }
 
 impl Default for Settings {
@@ -35,13 +39,15 @@ impl Default for Settings {
             metrics_server: DEFAULT_METRICS_SERVER.to_owned(),
             default_provider: DEFAULT_PROVIDER.to_owned(),
             min_interval: DEFAULT_MIN_INTERVAL,
+            addresses: AddressPolicy::default(),
         }
     }
 }
 
 impl Settings {
     /// The settings from `SLUICE_CANARY_METRICS_SERVER`, `SLUICE_CANARY_PROVIDER` and
-    /// `SLUICE_CANARY_MIN_INTERVAL` (a Go duration), each defaulting as Flagger.
+    /// `SLUICE_CANARY_MIN_INTERVAL` (a Go duration), each defaulting as Flagger, and the address
+    /// policy from [`AddressPolicy::from_env`].
     pub fn from_env() -> Self {
         let defaults = Self::default();
         Self {
@@ -53,6 +59,7 @@ impl Settings {
                 .ok()
                 .and_then(|text| parse_go_duration(&text).ok())
                 .unwrap_or(defaults.min_interval),
+            addresses: AddressPolicy::from_env(),
         }
     }
 

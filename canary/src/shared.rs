@@ -4,7 +4,7 @@
 //! Deployment the controller wrote.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use kube::Client;
 
@@ -51,11 +51,12 @@ impl Shared {
     /// Errors: [`SharedError`] when an HTTP client cannot be built.
     pub fn start(client: &Client, settings: Settings) -> Result<Self, SharedError> {
         let caches = Caches::start(client);
+        let addresses = Arc::new(settings.addresses.clone());
         Ok(Self {
             routers: Routers::new(client, &caches),
             caches,
-            prometheus: Prometheus::new()?,
-            webhooks: Webhooks::new()?,
+            prometheus: Prometheus::new(&addresses)?,
+            webhooks: Webhooks::new(&addresses)?,
             credentials: SecretCredentials::new(client.clone()),
             settings,
             statuses: Mutex::default(),

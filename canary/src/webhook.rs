@@ -2,15 +2,22 @@
 //! `{"name","namespace","phase","checksum","metadata"}`; an answer with status ≤ 202 is a success;
 //! anything else, a timeout or a transport error is a failure. Timeouts are bounded: the hook's
 //! `timeout` (default 10 s, Flagger's) is clamped to [`MAX_TIMEOUT`], and `retries` to
-//! [`MAX_RETRIES`], so one hook cannot hold a tick for long.
+//! [`MAX_RETRIES`], so one hook cannot hold a tick for long. The hook's address must pass the
+//! controller's [`AddressPolicy`] (no link-local or metadata address, ever), checked before
+//! the call, on each redirect and on each resolved address; a refused address fails the hook
+//! with the rule's reason, without a request. Answer bodies are never read: only the status
+//! goes into events and conditions.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use sluice_runtime::duration::parse_go_duration;
 use sluice_runtime::error_text;
 
+use crate::address::AddressPolicy;
 use crate::analysis::{CheckOutcome, Gate};
 use crate::api::canary::{CanaryWebhook, HookType};
 
@@ -51,21 +58,34 @@ pub struct HookResult {
 #[derive(Clone)]
 pub struct Webhooks {
     http: reqwest::Client,
+    addresses: Arc<AddressPolicy>,
 }
 
 impl Webhooks {
-    /// A hook caller.
+    /// A hook caller refusing the addresses `addresses` forbids.
     ///
     /// Errors: the HTTP client could not be built (TLS setup).
-    pub fn new() -> Result<Self, reqwest::Error> {
+    pub fn new(addresses: &Arc<AddressPolicy>) -> Result<Self, reqwest::Error> {
         let _already_installed = rustls::crypto::ring::default_provider().install_default();
         Ok(Self {
-            http: reqwest::Client::builder().build()?,
+            http: addresses.client_builder().build()?,
+            addresses: addresses.clone(),
         })
     }
 
-    /// Calls `hook` with `payload` (the hook's metadata merged in), retrying `retries` times.
+    /// Calls `hook` with `payload` (the hook's metadata merged in), retrying `retries` times; a
+    /// URL the address policy refuses fails at once, with the rule's reason.
     pub async fn call(&self, hook: &CanaryWebhook, payload: &Payload) -> HookResult {
+        let url = match self.addresses.check_text(&hook.url) {
+            Ok(url) => url,
+            Err(refused) => {
+                return HookResult {
+                    name: hook.name.clone(),
+                    succeeded: false,
+                    detail: format!("refused: {refused}"),
+                };
+            }
+        };
         let mut payload = payload.clone();
         payload.metadata.extend(hook.metadata.clone());
         let attempts = hook.retries.unwrap_or(0).min(MAX_RETRIES) + 1;
@@ -73,7 +93,7 @@ impl Webhooks {
         for _ in 0..attempts {
             let sent = self
                 .http
-                .post(&hook.url)
+                .post(url.clone())
                 .timeout(timeout_of(hook))
                 .json(&payload)
                 .send()
@@ -218,17 +238,36 @@ mod tests {
         assert_eq!(failure(&[ok, refused]).as_deref(), Some("webhook b: 403"));
     }
 
-    #[tokio::test]
-    async fn an_unreachable_hook_fails_with_the_reason() {
-        let webhooks = Webhooks::new().expect("client");
-        let payload = Payload {
+    fn payload() -> Payload {
+        Payload {
             name: "podinfo".into(),
             namespace: "test".into(),
             phase: "Progressing".into(),
             checksum: "x".into(),
             metadata: BTreeMap::new(),
-        };
-        let result = webhooks.call(&hook(None, Some("1s")), &payload).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_metadata_address_is_refused_without_a_request() {
+        let webhooks = Webhooks::new(&Arc::default()).expect("client");
+        let mut metadata = hook(None, Some("30s"));
+        metadata.url = "http://169.254.169.254/latest/meta-data/".into();
+        let started = std::time::Instant::now();
+        let result = webhooks.call(&metadata, &payload()).await;
+        assert!(!result.succeeded);
+        assert!(
+            result.detail.starts_with("refused: ") && result.detail.contains("link-local"),
+            "{}",
+            result.detail
+        );
+        assert!(started.elapsed() < Duration::from_secs(1), "no request made");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_hook_fails_with_the_reason() {
+        let webhooks = Webhooks::new(&Arc::default()).expect("client");
+        let result = webhooks.call(&hook(None, Some("1s")), &payload()).await;
         assert!(!result.succeeded);
         assert!(result.detail.contains("127.0.0.1:1"), "{}", result.detail);
     }

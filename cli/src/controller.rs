@@ -67,11 +67,46 @@ pub async fn run(command: ControllerCommand) -> anyhow::Result<()> {
             sluice_promotion::controller::run(runtime, core).await
         }
         ControllerCommand::ImageReflector { reflector, .. } => {
-            sluice_image_reflector::controller::run_with(runtime, reflector).await
+            sluice_image_reflector::controller::run(runtime, reflector).await
         }
         ControllerCommand::ImageAutomation { .. } => {
             sluice_image_automation::controller::run(runtime).await
         }
-        ControllerCommand::Canary { .. } => sluice_canary::controller::run(runtime).await,
+        ControllerCommand::Canary { .. } => {
+            sluice_canary::controller::run(runtime, sluice_canary::settings::Settings::from_env()).await
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use sluice_runtime::references::CrossNamespace;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Sluice {
+        #[command(subcommand)]
+        controller: ControllerCommand,
+    }
+
+    #[test]
+    fn every_controller_takes_the_lockdown_flag() {
+        for name in ["core", "image-reflector", "image-automation", "canary"] {
+            let locked = Sluice::try_parse_from(["controller", name, "--no-cross-namespace-refs"])
+                .expect("the flag parses");
+            assert_eq!(
+                locked.controller.options().cross_namespace(),
+                CrossNamespace::Denied,
+                "{name}"
+            );
+            let open = Sluice::try_parse_from(["controller", name]).expect("no flag parses");
+            assert_eq!(
+                open.controller.options().cross_namespace(),
+                CrossNamespace::Allowed,
+                "{name}"
+            );
+        }
     }
 }

@@ -10,12 +10,13 @@
 
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use gix::ObjectId;
 use gix::remote::Direction;
 use gix::remote::fetch::{Shallow, Tags};
 
+use crate::deadline::{Deadline, Watchdog, bounded_connection};
 use crate::reference::RemoteRef;
 
 /// Why opening or fetching failed.
@@ -36,6 +37,14 @@ pub enum FetchError {
         url: String,
         /// gix's message, with its causes.
         message: String,
+    },
+    /// The remote did not finish answering before the deadline; the transfer was stopped.
+    #[error("fetching from {url}: timed out after {after:?}")]
+    TimedOut {
+        /// The remote URL, without credentials.
+        url: String,
+        /// The timeout.
+        after: Duration,
     },
     /// A fetched reference does not lead to a commit.
     #[error("{reference} does not point to a commit: {message}")]
@@ -91,17 +100,21 @@ pub fn open_repository(dir: &Path, config: &[String]) -> Result<gix::Repository,
     })
 }
 
-/// Fetches every `want` from `url` at depth 1 in one connection, without tags.
+/// Fetches every `want` from `url` at depth 1 in one connection, without tags, stopping at
+/// `deadline` (see [`crate::deadline`]; SSH is bounded by the repository's configuration, see
+/// [`crate::bounded_config`]).
 ///
 /// Returns, per want and in order, the commit its target now points to (annotated tags peeled),
 /// or `None` when the remote has no such reference.
 ///
 /// Errors: [`FetchError::Transport`] when the remote cannot be reached, refuses the credentials
-/// or the transfer fails; [`FetchError::NotACommit`] when a reference leads to a tree or blob.
+/// or the transfer fails; [`FetchError::TimedOut`] past the deadline; [`FetchError::NotACommit`]
+/// when a reference leads to a tree or blob.
 pub fn fetch_wants(
     repo: &gix::Repository,
     url: &str,
     wants: &[Want],
+    deadline: Deadline,
 ) -> Result<Vec<Option<ObjectId>>, FetchError> {
     let refspecs: Vec<String> = wants
         .iter()
@@ -114,15 +127,17 @@ pub fn fetch_wants(
         })
         .map_err(transport(url))?
         .with_fetch_tags(Tags::None);
+    let watchdog = Watchdog::start(deadline);
     let outcome = remote
         .connect(Direction::Fetch)
+        .and_then(|connection| bounded_connection(connection, repo, url, deadline))
         .and_then(|connection| connection.prepare_fetch(gix::progress::Discard, Default::default()))
         .and_then(|prepared| {
             prepared
                 .with_shallow(Shallow::DepthAtRemote(NonZeroU32::MIN))
-                .receive(gix::progress::Discard, &AtomicBool::new(false))
+                .receive(gix::progress::Discard, watchdog.flag())
         })
-        .map_err(transport(url))?;
+        .map_err(bounded_transport(url, deadline))?;
     let matched: Vec<usize> = outcome
         .ref_map
         .mappings
@@ -144,22 +159,29 @@ pub fn fetch_wants(
         .collect()
 }
 
-/// The tags `url` advertises (full names, peeled to their commits), for a semver checkout.
+/// The tags `url` advertises (full names, peeled to their commits), for a semver checkout,
+/// listed before `deadline`.
 ///
-/// Errors: [`FetchError::Transport`] when the remote cannot be listed.
-pub fn list_tags(repo: &gix::Repository, url: &str) -> Result<Vec<RemoteRef>, FetchError> {
-    let (ref_map, _) = repo
+/// Errors: [`FetchError::Transport`] when the remote cannot be listed, [`FetchError::TimedOut`]
+/// past the deadline.
+pub fn list_tags(
+    repo: &gix::Repository,
+    url: &str,
+    deadline: Deadline,
+) -> Result<Vec<RemoteRef>, FetchError> {
+    let bounded = bounded_transport(url, deadline);
+    let remote = repo
         .remote_at(url)
         .and_then(|remote| {
             remote.with_refspecs(["refs/tags/*:refs/sluice/tags/*"], Direction::Fetch)
         })
-        .and_then(|remote| {
-            remote
-                .with_fetch_tags(Tags::None)
-                .connect(Direction::Fetch)?
-                .ref_map(gix::progress::Discard, Default::default())
-        })
-        .map_err(transport(url))?;
+        .map_err(&bounded)?
+        .with_fetch_tags(Tags::None);
+    let (ref_map, _) = remote
+        .connect(Direction::Fetch)
+        .and_then(|connection| bounded_connection(connection, repo, url, deadline))
+        .and_then(|connection| connection.ref_map(gix::progress::Discard, Default::default()))
+        .map_err(&bounded)?;
     Ok(remote_refs(&ref_map)
         .into_iter()
         .filter(|reference| reference.name.starts_with("refs/tags/"))
@@ -219,16 +241,27 @@ pub(crate) fn transport(url: &str) -> impl Fn(gix::Error) -> FetchError + '_ {
     }
 }
 
-/// A gix error's message followed by those of the errors that caused it, `: `-separated (gix's
-/// top-level messages, e.g. "Transport handshake failed", do not say why; its alternate form
-/// `{:#}` prints the top one alone).
-pub(crate) fn describe(error: &gix::Error) -> String {
-    let mut message = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        cause = inner.source();
+/// Maps a gix error of talking to `url` into [`FetchError::TimedOut`] once `deadline` has
+/// passed (the error is then the interruption's or the timeout's), else as [`transport`].
+pub(crate) fn bounded_transport(
+    url: &str,
+    deadline: Deadline,
+) -> impl Fn(gix::Error) -> FetchError + '_ {
+    move |error| {
+        if deadline.has_passed() {
+            FetchError::TimedOut {
+                url: url.to_owned(),
+                after: deadline.timeout(),
+            }
+        } else {
+            transport(url)(error)
+        }
     }
-    message
+}
+
+/// A gix error's message followed by those of the errors that caused it (gix's top-level
+/// messages, e.g. "Transport handshake failed", do not say why; its alternate form `{:#}` prints
+/// the top one alone).
+pub(crate) fn describe(error: &gix::Error) -> String {
+    sluice_runtime::error_text::chain(error)
 }

@@ -22,6 +22,7 @@
 mod auth;
 mod command;
 mod commit;
+mod deadline;
 mod fetch;
 mod push;
 mod reference;
@@ -32,9 +33,12 @@ mod ssh_key;
 pub use auth::{AuthError, GitAuth};
 pub use command::CommandError;
 pub use commit::{Author, CommitError, CommitRequest, FileContent, write_commit};
+pub use deadline::{Deadline, bounded_config};
 pub use fetch::{FetchError, Want, fetch_wants, list_tags, open_repository};
 pub use push::{PushError, PushOutcome, PushRequest, RefUpdate, push};
 pub use reference::{DEFAULT_BRANCH, RefError, RefSelector, RemoteRef, Resolved};
 pub use signing::{Signer, SigningError};
-pub use snapshot::{Fetched, SnapshotError, TreeFile, fetch_snapshot};
+pub use snapshot::{
+    Fetched, SnapshotError, SnapshotRequest, TreeFile, TreeLimits, fetch_snapshot,
+};
 pub use ssh_key::SshKeyError;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::command::{CommandError, run};
+use crate::deadline::{Deadline, bounded_config};
 
 /// How a push ended when git ran to completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,22 +54,26 @@ pub struct PushRequest<'a> {
     pub updates: &'a [RefUpdate],
     /// Push options (`--push-option=key=value`).
     pub options: &'a BTreeMap<String, String>,
+    /// When the push must be over: `git` (and the `git-remote-http` or `ssh` it started) is
+    /// killed then.
+    pub deadline: Deadline,
 }
 
-/// Runs `git push --atomic --porcelain` for `request`.
+/// Runs `git push --atomic --porcelain` for `request`, stopped at `request.deadline`.
 ///
 /// Returns [`PushOutcome::RemoteMoved`] when a ref was rejected as non-fast-forward (the remote
 /// moved since the fetch). Errors: [`PushError::AccessDenied`] when the remote refused the
-/// credentials, [`PushError::Failed`] otherwise.
+/// credentials, [`PushError::Failed`] otherwise ([`CommandError::TimedOut`] past the deadline).
 pub fn push(request: PushRequest<'_>) -> Result<PushOutcome, PushError> {
+    let config = bounded_config(request.config, request.url, request.deadline);
     let mut command = Command::new("git");
     command
         .arg("--git-dir")
         .arg(request.git_dir)
         .args(["push", "--atomic", "--porcelain", "--no-verify"])
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_COUNT", request.config.len().to_string());
-    for (index, entry) in request.config.iter().enumerate() {
+        .env("GIT_CONFIG_COUNT", config.len().to_string());
+    for (index, entry) in config.iter().enumerate() {
         let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
         command
             .env(format!("GIT_CONFIG_KEY_{index}"), key)
@@ -80,7 +85,7 @@ pub fn push(request: PushRequest<'_>) -> Result<PushOutcome, PushError> {
     command
         .arg(request.url)
         .args(request.updates.iter().map(refspec));
-    match run(command, "git", b"") {
+    match run(command, "git", b"", Some(request.deadline)) {
         Ok(_) => Ok(PushOutcome::Pushed),
         Err(error) => classify(error),
     }

@@ -113,7 +113,7 @@ impl Signer {
                 command
                     .args(["-q", "-Y", "sign", "-n", "git", "-f"])
                     .arg(key);
-                Ok(run(command, "openssh-client", payload)?)
+                Ok(run(command, "openssh-client", payload, None)?)
             }
         }?;
         Ok(String::from_utf8_lossy(&signature).into_owned())
@@ -135,8 +135,8 @@ fn sign_gpg(
             .args(args);
         command
     };
-    run(gpg(&["--import"]), "gnupg", armored_key.as_bytes())?;
-    let listing = run(gpg(&["--list-secret-keys", "--with-colons"]), "gnupg", b"")?;
+    run(gpg(&["--import"]), "gnupg", armored_key.as_bytes(), None)?;
+    let listing = run(gpg(&["--list-secret-keys", "--with-colons"]), "gnupg", b"", None)?;
     let keys = String::from_utf8_lossy(&listing)
         .lines()
         .filter(|line| line.starts_with("sec:"))
@@ -149,12 +149,12 @@ fn sign_gpg(
         .map_err(SigningError::TempDir)?;
     let mut sign = gpg(&["--pinentry-mode", "loopback", "--armor", "--detach-sign"]);
     sign.arg("--passphrase-file").arg(&passphrase_file);
-    let signed = run(sign, "gnupg", payload);
+    let signed = run(sign, "gnupg", payload, None);
     let mut stop_agent = Command::new("gpgconf");
     stop_agent
         .arg("--homedir")
         .arg(home)
         .args(["--kill", "gpg-agent"]);
-    let _ = run(stop_agent, "gnupg", b"");
+    let _ = run(stop_agent, "gnupg", b"", None);
     Ok(signed?)
 }

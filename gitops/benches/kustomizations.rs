@@ -87,12 +87,14 @@ async fn bench() -> anyhow::Result<()> {
         metrics_addr: format!("127.0.0.1:{port}").parse()?,
         log_format: LogFormat::Text,
         log_level: "warn".into(),
+        no_cross_namespace_refs: false,
     };
     let flags = CoreFlags {
         storage_path: storage.path().to_path_buf(),
+        storage_addr: None,
         storage_adv_addr: Some(format!("127.0.0.1:{port}")),
         default_service_account: None,
-        no_cross_namespace_refs: false,
+        allow_file_sources: true,
     };
     let (baseline, _) = memory_mib();
     let controller = Runtime::new("core", cluster.client().await?, options);
@@ -106,7 +108,7 @@ async fn bench() -> anyhow::Result<()> {
     let repository: GitRepository = serde_json::from_value(json!({
         "apiVersion": "source.sluice.dev/v1", "kind": "GitRepository",
         "metadata": {"name": "apps", "namespace": NAMESPACE},
-        "spec": {"url": servers.git_url("apps.git"), "interval": "60m", "ref": {"branch": "main"}},
+        "spec": {"url": servers.file_url("apps.git"), "interval": "60m", "ref": {"branch": "main"}},
     }))?;
     repositories
         .create(&PostParams::default(), &repository)

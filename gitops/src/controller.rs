@@ -2,11 +2,14 @@
 //! event dispatcher that turns Kustomization events into commit statuses, and a [`Layer`] run
 //! beside them (`sluice_promotion` layers the Pipeline controller there).
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
+use axum::Router;
 use futures::future::BoxFuture;
-use kube::Config;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Config, Resource, ResourceExt};
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::api::{GitRepository, Kustomization};
@@ -19,6 +22,7 @@ use crate::notification::{self, Event, Notifier};
 use crate::source::reconciler::SourceState;
 use crate::source::storage::Storage;
 use sluice_runtime::Runtime;
+use sluice_runtime::http_auth::ServiceAccountAuth;
 
 /// What the core process lends to a controller layered on it (`sluice_promotion`'s Pipeline
 /// controller): the runtime, the flags, the notifier its events go out through (to the Alerts),
@@ -30,37 +34,48 @@ pub struct Layered {
     pub flags: CoreFlags,
     /// Sends events to the notification dispatcher, as the Kustomization reconciler does.
     pub notifier: Notifier,
-    /// A folder for the layered controller's work caches, removed with the process' scratch.
+    /// The process' artifact storage, which an [`ArtifactCache`] reads the process' own
+    /// artifacts from.
+    pub storage: Storage,
+    /// A folder for the layered controller's work caches, inside the process' private scratch
+    /// folder (see [`private_scratch`]) and removed with it.
     pub workdir: PathBuf,
 }
 
 /// A controller run in the core process beside the GitOps controllers, until shutdown.
 pub type Layer = Box<dyn FnOnce(Layered) -> BoxFuture<'static, ()> + Send>;
 
-/// Runs the GitOps controllers until shutdown: serves artifacts on the runtime's HTTP server,
-/// reconciles GitRepositories, Kustomizations, Providers and Alerts, re-reconciles
+/// Runs the GitOps controllers until shutdown: serves artifacts and `POST /events` to Sluice's
+/// own ServiceAccounts (on `--storage-addr`, else on the runtime's HTTP server), reconciles GitRepositories, Kustomizations, Providers and Alerts, re-reconciles
 /// Kustomizations when their source has a new revision, and runs `layer` (the Pipeline
 /// controller, in `sluice controller core`) beside them.
 ///
-/// Errors: the client config cannot be read, or the process could not start (HTTP server,
-/// leader election).
+/// Work caches (fetches, builds, the layer's) live in a folder of the process' own under the
+/// temporary folder ([`private_scratch`]), removed when the process ends.
+///
+/// Errors: the client config cannot be read, the scratch folder cannot be made, or the process
+/// could not start (HTTP server, leader election).
 pub async fn run(runtime: Runtime, flags: CoreFlags, layer: Option<Layer>) -> anyhow::Result<()> {
     let config = client_config(&runtime).await?;
-    let advertised = flags.advertised_address(&runtime.options.leader_election_namespace);
+    let advertised = flags.advertised_address(
+        &runtime.options.leader_election_namespace,
+        runtime.options.metrics_addr,
+    );
     let storage = Storage::new(flags.storage_path.clone(), &advertised);
-    let scratch = std::env::temp_dir().join(format!("sluice-core-{}", std::process::id()));
+    let scratch_dir = private_scratch(&std::env::temp_dir(), "sluice-core-")?;
+    let scratch = scratch_dir.path();
     let revisions = SourceRevisions::default();
     let (notifier, events) = Notifier::channel();
     let sources = SourceState {
         storage: storage.clone(),
         workdir: scratch.join("git"),
+        allow_file_sources: flags.allow_file_sources,
     };
     let kustomizations = KustomizationState {
         clients: Clients::new(runtime.client.clone(), Some(config)),
-        artifacts: ArtifactCache::default(),
+        artifacts: ArtifactCache::new(storage.clone()),
         revisions: revisions.clone(),
         default_service_account: flags.default_service_account.clone(),
-        no_cross_namespace_refs: flags.no_cross_namespace_refs,
         workdir: scratch.join("builds"),
         notifier: Some(notifier.clone()),
     };
@@ -69,12 +84,25 @@ pub async fn run(runtime: Runtime, flags: CoreFlags, layer: Option<Layer>) -> an
             runtime: runtime.clone(),
             flags: flags.clone(),
             notifier: notifier.clone(),
+            storage: storage.clone(),
             workdir: scratch.join("layered"),
         })
     });
+    let auth = ServiceAccountAuth::new(
+        runtime.client.clone(),
+        &runtime.options.leader_election_namespace,
+    );
+    let internal = storage
+        .router(&auth)
+        .merge(notification::routes(notifier, &auth));
+    let (on_metrics_port, second) = match flags.storage_addr {
+        Some(address) => (Router::new(), Some((address, internal))),
+        None => (internal, None),
+    };
     runtime
-        .run_process(
-            storage.router().merge(notification::routes(notifier)),
+        .run_process_with(
+            on_metrics_port,
+            second,
             controllers(
                 &runtime,
                 sources,
@@ -85,7 +113,39 @@ pub async fn run(runtime: Runtime, flags: CoreFlags, layer: Option<Layer>) -> an
             ),
         )
         .await?;
+    drop(scratch_dir);
     Ok(())
+}
+
+/// A new folder under `parent` named `prefix` and random characters, readable only by this
+/// process' user (mode 0700), removed when the returned handle is dropped: where a controller
+/// keeps its work caches, so that no other user of the machine, and no tenant guessing a
+/// process id, can read or plant files there.
+///
+/// Errors: the folder cannot be created.
+pub fn private_scratch(parent: &Path, prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    std::fs::create_dir_all(parent)?;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(parent)
+}
+
+/// The name of `object`'s own folder in a work cache: 32 hex digits of the SHA-256 of its UID,
+/// namespace and name, so that a name a tenant chooses does not choose the folder, and an object
+/// deleted and created again under the same name does not find the old one's cache.
+pub fn object_folder<K: Resource>(object: &K) -> String {
+    let identity = format!(
+        "{}/{}/{}",
+        object.meta().uid.as_deref().unwrap_or_default(),
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    );
+    Sha256::digest(identity.as_bytes())
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Every controller of the process, run until shutdown.
@@ -108,6 +168,7 @@ async fn controllers(
                 runtime.client.clone(),
                 revisions,
                 runtime.options.watch_label_selector.clone(),
+                runtime.options.cross_namespace(),
             ) => {}
             () = runtime.shutdown.cancelled() => {}
         }

@@ -1,7 +1,7 @@
-//! The flags of `sluice controller core` besides the shared [`RuntimeOptions`](sluice_runtime::RuntimeOptions):
-//! artifact storage (Flux source-controller's `--storage-path`, `--storage-adv-addr`) and the
-//! multi-tenancy lockdown (Flux kustomize-controller's `--default-service-account`,
-//! `--no-cross-namespace-refs`).
+//! The flags of `sluice controller core` besides the shared [`RuntimeOptions`](sluice_runtime::RuntimeOptions)
+//! (which holds the lockdown's `--no-cross-namespace-refs`, taken by every controller): artifact
+//! storage (Flux source-controller's `--storage-path`, `--storage-adv-addr`), Flux
+//! kustomize-controller's `--default-service-account`, and Sluice's `--allow-file-sources`.
 
 use std::path::PathBuf;
 
@@ -12,25 +12,40 @@ pub struct CoreFlags {
     /// Folder holding the GitRepository artifacts.
     #[arg(long, env = "STORAGE_PATH", default_value = "/data")]
     pub storage_path: PathBuf,
-    /// `host:port` consumers download artifacts from; the artifact server is the `--metrics-addr`
-    /// HTTP server. Defaults to `sluice-core.<RUNTIME_NAMESPACE>.svc.cluster.local.:8080`.
+    /// Address of a second HTTP server, for the artifacts and `POST /events` only (Flux
+    /// source-controller's `--storage-addr`), so that a NetworkPolicy can keep that port to
+    /// Sluice's namespace while `/metrics` stays open to Prometheus; without it they are served
+    /// on `--metrics-addr`. Either way only Sluice's ServiceAccounts are let in.
+    #[arg(long, env = "STORAGE_ADDR")]
+    pub storage_addr: Option<std::net::SocketAddr>,
+    /// `host:port` consumers download artifacts from. Defaults to
+    /// `sluice-core.<RUNTIME_NAMESPACE>.svc.cluster.local.:<port>`, the port of `--storage-addr`,
+    /// else of `--metrics-addr`.
     #[arg(long, env = "STORAGE_ADV_ADDR")]
     pub storage_adv_addr: Option<String>,
     /// ServiceAccount (in the Kustomization's namespace) impersonated when a Kustomization names
     /// none, e.g. `default`; without it such Kustomizations run with the controller's identity.
     #[arg(long)]
     pub default_service_account: Option<String>,
-    /// Refuse a Kustomization's `sourceRef` or `dependsOn` in another namespace.
+    /// Fetch GitRepositories with `file://` URLs, which read the controller's own disk (for
+    /// tests and local demos; never in a cluster shared by tenants, and never set by `deploy/`).
+    /// Without it they are refused with `URLInvalid` (see `sluice_gitops::source::policy`).
     #[arg(long)]
-    pub no_cross_namespace_refs: bool,
+    pub allow_file_sources: bool,
 }
 
 impl CoreFlags {
     /// The artifact address to advertise: `--storage-adv-addr`, or the in-cluster Service
-    /// address in `runtime_namespace`.
-    pub fn advertised_address(&self, runtime_namespace: &str) -> String {
+    /// address in `runtime_namespace` on the port artifacts are served on (`--storage-addr`'s,
+    /// else `metrics_addr`'s).
+    pub fn advertised_address(
+        &self,
+        runtime_namespace: &str,
+        metrics_addr: std::net::SocketAddr,
+    ) -> String {
+        let port = self.storage_addr.unwrap_or(metrics_addr).port();
         self.storage_adv_addr
             .clone()
-            .unwrap_or_else(|| format!("sluice-core.{runtime_namespace}.svc.cluster.local.:8080"))
+            .unwrap_or_else(|| format!("sluice-core.{runtime_namespace}.svc.cluster.local.:{port}"))
     }
 }

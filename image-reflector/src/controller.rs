@@ -17,6 +17,7 @@ use crate::reconcile::{Shared, image_policy, image_repository};
 use crate::registry::retry::RetryPolicy;
 use crate::registry::{RegistryBudget, RegistryClient};
 use crate::store::TagStore;
+use crate::webhook::Hooks;
 use crate::{secret_watch, store_gc, webhook};
 
 /// The image-reflector's own flags.
@@ -48,33 +49,29 @@ impl ReflectorArgs {
     }
 }
 
-/// Runs this controller until shutdown, with [`ReflectorArgs`] from the environment.
-///
-/// Errors: as [`run_with`].
-pub async fn run(runtime: Runtime) -> anyhow::Result<()> {
-    run_with(runtime, ReflectorArgs::from_env()?).await
-}
-
 /// Runs the ImageRepository and ImagePolicy controllers, the tag store's garbage collection
-/// ([`crate::store_gc`]), the Secret watch ([`crate::secret_watch`]) and `POST /hooks/registry`
-/// until shutdown.
+/// ([`crate::store_gc`]), the Secret watch ([`crate::secret_watch`]) and the registry webhooks
+/// (`POST /hooks/registry/<digest>`, [`crate::webhook`]) until shutdown.
 ///
 /// Errors: the tag store cannot be opened, `--registry-qps` is invalid, or the process could
 /// not start (HTTP server, leader election).
-pub async fn run_with(runtime: Runtime, args: ReflectorArgs) -> anyhow::Result<()> {
+pub async fn run(runtime: Runtime, args: ReflectorArgs) -> anyhow::Result<()> {
     let store = TagStore::open(&args.storage_path)?;
     let budget = Arc::new(RegistryBudget::new(args.registry_qps)?);
+    let hooks = Arc::new(Hooks::default());
     let shared = Arc::new(Shared {
         store: store.clone(),
         registry: RegistryClient::new(budget, RetryPolicy::default()),
         scans: Arc::new(Semaphore::new(args.max_concurrent_scans.max(1))),
+        hooks: hooks.clone(),
     });
     let client = runtime.client.clone();
     let selector = runtime.options.watch_label_selector.clone();
+    let gc_hooks = hooks.clone();
     // The watches never end by themselves: they stop with the process.
     let watches = async {
         let watches = futures::future::join(
-            store_gc::run(client.clone(), selector.clone(), store),
+            store_gc::run(client.clone(), selector.clone(), store, gc_hooks),
             secret_watch::run(client, selector),
         );
         tokio::select! {
@@ -94,7 +91,7 @@ pub async fn run_with(runtime: Runtime, args: ReflectorArgs) -> anyhow::Result<(
         );
     };
     runtime
-        .run_process(webhook::router(runtime.client.clone()), controllers)
+        .run_process(webhook::router(runtime.client.clone(), hooks), controllers)
         .await?;
     Ok(())
 }

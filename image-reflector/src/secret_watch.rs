@@ -1,7 +1,8 @@
 //! Rescanning on Secret changes: when a Secret that ImageRepositories reference by `secretRef`,
-//! `certSecretRef` or `proxySecretRef` is created, changed or deleted, those repositories scan
-//! again at once, so rotated credentials repair a `Ready=False` repository without waiting for
-//! its backoff or interval. This is controller-runtime's `Watches(&Secret{}, mapper)` pattern;
+//! `certSecretRef`, `proxySecretRef` or `webhookSecretRef` is created, changed or deleted, those
+//! repositories scan again at once, so rotated credentials repair a `Ready=False` repository
+//! without waiting for its backoff or interval, and a rotated webhook token moves the webhook
+//! path at once. This is controller-runtime's `Watches(&Secret{}, mapper)` pattern;
 //! Flux's image-reflector-controller watches ImageRepositories only and sees new credentials on
 //! its next scan.
 //!

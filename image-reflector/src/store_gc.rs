@@ -6,9 +6,11 @@
 //!
 //! Flux's image-reflector-controller keys its database by image name and never removes
 //! entries; Sluice keys entries by object (see [`crate::store`]), so it removes them with the
-//! object, without a finalizer that could block a namespace's deletion.
+//! object, without a finalizer that could block a namespace's deletion. The same collection
+//! removes the registry webhook paths of deleted objects ([`crate::webhook::Hooks`]).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use kube::core::PartialObjectMeta;
@@ -18,6 +20,7 @@ use kube::{Api, Client, ResourceExt};
 
 use crate::api::ImageRepository;
 use crate::store::{Stale, TagStore, object_key};
+use crate::webhook::Hooks;
 
 /// What one watch event asks of the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,9 +77,15 @@ fn key_of(object: &PartialObjectMeta<ImageRepository>) -> String {
 }
 
 /// Watches the ImageRepositories matching `label_selector` through `client` and removes the
-/// entries of `store` whose object is gone, until the watch stream ends (it does not: errors
-/// are retried with backoff and logged). Removal failures are logged.
-pub async fn run(client: Client, label_selector: Option<String>, store: TagStore) {
+/// entries of `store` and the webhook paths of `hooks` whose object is gone, until the watch
+/// stream ends (it does not: errors are retried with backoff and logged). Removal failures are
+/// logged.
+pub async fn run(
+    client: Client,
+    label_selector: Option<String>,
+    store: TagStore,
+    hooks: Arc<Hooks>,
+) {
     let mut config = watcher::Config::default();
     if let Some(selector) = &label_selector {
         config = config.labels(selector);
@@ -96,6 +105,7 @@ pub async fn run(client: Client, label_selector: Option<String>, store: TagStore
         let Some(collection) = collector.on_event(event, now_ms) else {
             continue;
         };
+        hooks.collect(&collection.stale, collection.before_ms);
         match store
             .remove_stale(collection.stale, collection.before_ms)
             .await

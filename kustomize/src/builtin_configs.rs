@@ -138,7 +138,9 @@ pub fn run_transformer(
     let resources = &mut accumulator.resources;
     let fail = |message: String| {
         let deadline = loader.budget().check(loader.root());
-        deadline.err().unwrap_or_else(|| build_error(loader, message))
+        deadline
+            .err()
+            .unwrap_or_else(|| build_error(loader, message))
     };
     match kind.as_str() {
         "LabelTransformer" => {

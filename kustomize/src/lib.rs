@@ -102,11 +102,8 @@ pub fn build_with(
         resource.set_metadata_str("name", &name);
     }
     budget.check(&target.file)?;
-    let fixed = name_reference::fix_name_references(
-        resources,
-        &accumulator.config.name_reference,
-        &budget,
-    );
+    let fixed =
+        name_reference::fix_name_references(resources, &accumulator.config.name_reference, &budget);
     budget.check(&target.file)?;
     fixed.map_err(|message| Error::build(&target.file, message))?;
     budget.check(&target.file)?;

@@ -173,9 +173,11 @@ fn measure(value: &Value) -> (u64, usize) {
         Value::Object(map) => Box::new(map.values()),
         _ => Box::new(std::iter::empty()),
     };
-    children.map(measure).fold((1, 1), |(nodes, height), (n, h)| {
-        (nodes.saturating_add(n), height.max(h + 1))
-    })
+    children
+        .map(measure)
+        .fold((1, 1), |(nodes, height), (n, h)| {
+            (nodes.saturating_add(n), height.max(h + 1))
+        })
 }
 
 #[cfg(test)]
@@ -198,8 +200,8 @@ mod tests {
         assert!(check_yaml("a: &a {x: 1}\nb: *a\nc: [*a, *a]\n").is_ok());
         let wide = format!(
             "a: &a [{}]\nb: [{}]\n",
-            vec!["x"; 1_000].join(","),
-            vec!["*a"; 1_000].join(",")
+            ["x"; 1_000].join(","),
+            ["*a"; 1_000].join(",")
         );
         let refused = check_yaml(&wide).unwrap_err();
         assert!(refused.contains("MAX_ALIAS_NODES"), "{refused}");

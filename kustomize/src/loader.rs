@@ -142,7 +142,11 @@ fn read_bounded(path: &Path) -> Result<String, Error> {
         path: path.to_path_buf(),
         message,
     };
-    let too_large = || limit(format!("file larger than {MAX_FILE_BYTES} bytes; refused by sluice_kustomize::limits::MAX_FILE_BYTES"));
+    let too_large = || {
+        limit(format!(
+            "file larger than {MAX_FILE_BYTES} bytes; refused by sluice_kustomize::limits::MAX_FILE_BYTES"
+        ))
+    };
     let metadata = std::fs::metadata(path).map_err(io)?;
     if !metadata.is_file() && !metadata.is_dir() {
         return Err(limit("not a regular file".to_string()));

@@ -93,8 +93,7 @@ mod tests {
             "a"
         );
         assert!(
-            parse_resources(Path::new("f.yaml"), "kind: ConfigMap\n", &Budget::new(None))
-                .is_err()
+            parse_resources(Path::new("f.yaml"), "kind: ConfigMap\n", &Budget::new(None)).is_err()
         );
     }
 }

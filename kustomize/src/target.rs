@@ -78,10 +78,11 @@ impl Target {
     /// malformed, or uses a field Sluice refuses.
     pub fn load(loader: Loader) -> Result<Self, Error> {
         let (file, text) = loader.kustomization_file()?;
-        let kustomization = Kustomization::parse(&text, loader.budget()).map_err(|message| Error::Malformed {
-            path: file.clone(),
-            message,
-        })?;
+        let kustomization =
+            Kustomization::parse(&text, loader.budget()).map_err(|message| Error::Malformed {
+                path: file.clone(),
+                message,
+            })?;
         if let Some(message) = kustomization.unsupported_field() {
             return Err(Error::Unsupported {
                 path: file,
@@ -116,10 +117,13 @@ impl Target {
         }
         for path in &self.kustomization.configurations {
             let (file, text) = self.loader.read(path)?;
-            let config = TransformerConfig::parse(&text, self.loader.budget()).map_err(|message| Error::Malformed {
-                path: file,
-                message,
-            })?;
+            let config =
+                TransformerConfig::parse(&text, self.loader.budget()).map_err(|message| {
+                    Error::Malformed {
+                        path: file,
+                        message,
+                    }
+                })?;
             accumulator.config.merge(&config);
         }
         self.run_generators(&mut accumulator)?;

@@ -407,8 +407,7 @@ mod tests {
             documents("defaultMode: 0755\nb: '0755'\n").unwrap()[0],
             serde_json::json!({"defaultMode": 493, "b": "0755"})
         );
-        let documents =
-            documents("a: 1.0\n---\n# only a comment\n---\nb: [x, 0x10]\n").unwrap();
+        let documents = documents("a: 1.0\n---\n# only a comment\n---\nb: [x, 0x10]\n").unwrap();
         assert_eq!(
             documents,
             vec![
@@ -436,7 +435,7 @@ mod tests {
     /// The attack: a 9-line "billion laughs", eight levels of ten aliases each (10⁹ scalars once
     /// expanded). Before the limits this reader copied every alias and grew past 13 GiB.
     fn billion_laughs() -> String {
-        let mut text = format!("a: &a [{}]\n", vec!["x"; 10].join(", "));
+        let mut text = format!("a: &a [{}]\n", ["x"; 10].join(", "));
         for (previous, name) in ('a'..='h').zip('b'..='i') {
             let aliases = vec![format!("*{previous}"); 10].join(", ");
             text.push_str(&format!("{name}: &{name} [{aliases}]\n"));
@@ -470,8 +469,8 @@ mod tests {
         let budget = Budget::new(None);
         let text = format!(
             "a: &a [{}]\nb: [{}]\n",
-            vec!["x"; 99].join(","),
-            vec!["*a"; 600].join(",")
+            ["x"; 99].join(","),
+            ["*a"; 600].join(",")
         );
         // 600 aliases of 100 nodes: 60,000 nodes, within the allowance once, not twice.
         assert!(parse_documents(&text, &budget).is_ok());

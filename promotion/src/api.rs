@@ -63,14 +63,16 @@ pub struct Stage {
     /// Branch of this stage when each stage has its own branch; the source's branch when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
-    /// Folder of this stage's overlay in the repository, e.g. `./apps/staging`.
+    /// Folder of this stage's overlay in the repository, e.g. `./apps/staging`; relative and
+    /// inside it (no `..`, not absolute), else the Pipeline is refused with `InvalidStage`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Whether the promotion pull request into this stage merges by itself once its statuses are
     /// green; `manual` when absent.
     #[serde(default)]
     pub approval: Approval,
-    /// Commit status contexts that must be `success` on the promotion before it merges.
+    /// Commit status contexts that must be `success` on the promotion commit Sluice pushed
+    /// (the pull request's head) before it merges.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_statuses: Vec<String>,
 }
@@ -93,7 +95,8 @@ pub struct StageImage {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KustomizeImageRef {
-    /// Path of the kustomization file in the repository, e.g. `apps/prod/kustomization.yaml`.
+    /// Path of the kustomization file in the repository, e.g. `apps/prod/kustomization.yaml`;
+    /// relative and inside it, as a stage's `path`.
     pub path: String,
     /// The `name` of the `images` entry to rewrite.
     pub name: String,
@@ -189,6 +192,11 @@ pub struct PullRequest {
     pub url: String,
     /// `open`, `merged` or `closed`.
     pub state: PullRequestState,
+    /// The commit Sluice last pushed to the promotion branch (SHA-1, hex): the required
+    /// statuses are read on it, and the pull request is merged only while its head is this
+    /// commit (the forge is told so and refuses when the branch moved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_commit: Option<String>,
 }
 
 /// States of a pull request.

@@ -3,7 +3,7 @@
 //! canary result reaches the Alerts).
 
 use futures::FutureExt;
-use sluice_gitops::controller::Layered;
+use sluice_gitops::controller::{Layer, Layered};
 use sluice_gitops::controller_flags::CoreFlags;
 use sluice_gitops::kustomization::artifact::ArtifactCache;
 use sluice_runtime::Runtime;
@@ -15,21 +15,21 @@ use crate::reconciler::{PipelineState, reconcile};
 ///
 /// Errors: as `sluice_gitops::controller::run` (client config, HTTP server, leader election).
 pub async fn run(runtime: Runtime, flags: CoreFlags) -> anyhow::Result<()> {
-    sluice_gitops::controller::run(
-        runtime,
-        flags,
-        Some(Box::new(|layered| pipelines(layered).boxed())),
-    )
-    .await
+    sluice_gitops::controller::run(runtime, flags, Some(layer())).await
+}
+
+/// The Pipeline controller as a layer of the core process, what [`run`] layers on
+/// `sluice_gitops::controller::run` (and what the suites give their own core controller).
+pub fn layer() -> Layer {
+    Box::new(|layered| pipelines(layered).boxed())
 }
 
 /// Reconciles Pipelines until shutdown.
 async fn pipelines(layered: Layered) {
     let state = PipelineState {
-        artifacts: ArtifactCache::default(),
+        artifacts: ArtifactCache::new(layered.storage.clone()),
         images: Default::default(),
         workdir: layered.workdir,
-        no_cross_namespace_refs: layered.flags.no_cross_namespace_refs,
         notifier: Some(layered.notifier),
     };
     layered

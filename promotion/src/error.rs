@@ -3,6 +3,7 @@
 use sluice_gitops::forge::ForgeError;
 use sluice_gitops::notification::credentials::CredentialsError;
 use sluice_runtime::ReconcileError;
+use sluice_runtime::references::AccessDenied;
 
 use crate::stage_git::StageGitError;
 
@@ -12,9 +13,10 @@ pub enum PipelineError {
     /// The GitRepository is missing, has no artifact yet, or could not be patched.
     #[error("source: {0}")]
     Source(String),
-    /// `--no-cross-namespace-refs` forbids the sourceRef's namespace.
-    #[error("cross-namespace references are disabled: GitRepository {0}")]
-    CrossNamespace(String),
+    /// `--no-cross-namespace-refs` forbids a reference's namespace (the sourceRef's, or a stage
+    /// image policy's).
+    #[error(transparent)]
+    AccessDenied(#[from] AccessDenied),
     /// The Provider is missing, not a Git host, or its credentials are unusable.
     #[error("provider {name}: {message}")]
     Provider {
@@ -43,6 +45,22 @@ pub enum PipelineError {
     /// The promotion commit could not be written or pushed; nothing was pushed.
     #[error("promotion commit: {0}")]
     Git(#[from] StageGitError),
+    /// The head of a promotion pull request was not the commit Sluice pushed (someone pushed to
+    /// its branch): it was not merged, and Sluice's commit was pushed again.
+    #[error(
+        "stage {stage}: the head of pull request #{number} was {found}, not the commit Sluice \
+         pushed: it was not merged, and Sluice pushed its commit {pushed} again"
+    )]
+    PromotionBranchMoved {
+        /// The stage the pull request promotes into.
+        stage: String,
+        /// The pull request.
+        number: u64,
+        /// The commit its head was at, as the forge said.
+        found: String,
+        /// The commit Sluice pushed in its place.
+        pushed: String,
+    },
     /// A blocking task (reading stage images, writing a promotion) panicked or was cancelled.
     #[error("blocking task: {0}")]
     Blocking(String),
@@ -81,11 +99,12 @@ impl ReconcileError for PipelineError {
     fn reason(&self) -> String {
         match self {
             PipelineError::Source(_) => "SourceNotReady",
-            PipelineError::CrossNamespace(_) => "AccessDenied",
+            PipelineError::AccessDenied(_) => "AccessDenied",
             PipelineError::Provider { .. } | PipelineError::Forge(_) => "ProviderFailed",
             PipelineError::Images(_) => "InvalidStageImage",
             PipelineError::InvalidStage { .. } => "InvalidStage",
             PipelineError::Git(_) => "GitOperationFailed",
+            PipelineError::PromotionBranchMoved { .. } => "PromotionBranchMoved",
             PipelineError::Scratch(_) | PipelineError::Blocking(_) => "InternalError",
             PipelineError::StageFailed { .. } => "StageFailed",
             PipelineError::Kube { .. } => "ReadFailed",
@@ -96,7 +115,7 @@ impl ReconcileError for PipelineError {
     fn is_stalled(&self) -> bool {
         matches!(
             self,
-            PipelineError::CrossNamespace(_) | PipelineError::InvalidStage { .. }
+            PipelineError::AccessDenied(_) | PipelineError::InvalidStage { .. }
         )
     }
 }

@@ -9,8 +9,10 @@ use sluice_gitops::forge::{CommitState, CommitStatus};
 use sluice_gitops::notification::event::{COMMIT_STATUS, REVISION};
 use sluice_gitops::notification::{Event, InvolvedObject, Severity};
 use sluice_runtime::conditions::READY;
+use sluice_runtime::references::{AccessDenied, CrossNamespace, resolve_namespace};
 
 use super::plan::Health;
+use crate::api::PipelineSpec;
 
 /// The health of `kustomization` at `revision` (the source artifact's, e.g. `main@sha1:<hash>`),
 /// as the promotion needs it: `Healthy` when `Ready=True` with `lastAppliedRevision ==
@@ -37,6 +39,34 @@ pub fn kustomization_health(kustomization: &Kustomization, revision: &str) -> He
     }
 }
 
+/// The namespace of `spec`'s GitRepository, once every reference of a Pipeline in
+/// `pipeline_namespace` passed the shared rule of `sluice_runtime::references`: `sourceRef`, and
+/// the namespace each stage's `image.policy` marker (`NAMESPACE:NAME`) names. The stages'
+/// `kustomizationRef`, `canaryRef` and the `providerRef` name no namespace (always the
+/// Pipeline's own). A marker without `:` is left to [`crate::plan::image_location`] to report.
+///
+/// Errors: [`AccessDenied`] for the first reference to another namespace under the lockdown.
+pub fn resolve_references(
+    pipeline_namespace: &str,
+    spec: &PipelineSpec,
+    policy: CrossNamespace,
+) -> Result<String, AccessDenied> {
+    let source = spec.source_ref.resolve_namespace(pipeline_namespace, policy)?;
+    for stage in &spec.stages {
+        let marker = stage.image.policy.as_deref().and_then(|m| m.split_once(':'));
+        if let Some((namespace, name)) = marker {
+            resolve_namespace(
+                pipeline_namespace,
+                "ImagePolicy",
+                name,
+                Some(namespace),
+                policy,
+            )?;
+        }
+    }
+    Ok(source)
+}
+
 /// The commit SHA-1 of a Flux revision (`main@sha1:<hash>` or a bare hash).
 pub fn revision_sha(revision: &str) -> &str {
     revision
@@ -47,36 +77,41 @@ pub fn revision_sha(revision: &str) -> &str {
 /// Whether the commit statuses a stage requires are all `success`.
 ///
 /// Each entry of `required` names a status context exactly or as a prefix ending at a `/`
-/// (`kustomization/apps-dev` matches `kustomization/apps-dev/1a2b3c4d`, Flux's key with the
-/// Provider id); each must be present and every status it matches must be `success`. With
-/// nothing required, the statuses of the source stage's Kustomization (`kustomization/<name>/…`)
+/// (`ci/test` matches `ci/test/1a2b3c4d`, Flux's key with the Provider id); each must be present
+/// among `promotion`, the statuses of the commit Sluice pushed (the pull request's head, what
+/// gets merged), and every status it matches must be `success`: statuses of the base revision do
+/// not count for it. With nothing required, the statuses of the source stage's Kustomization
+/// (`kustomization/<name>/…`) among `base`, the statuses of the revision that stage applied,
 /// must not be anything but `success` (none at all counts as green: no Alert posts them).
 pub fn statuses_green(
     required: &[String],
     source_kustomization: &str,
-    statuses: &[CommitStatus],
+    base: &[CommitStatus],
+    promotion: &[CommitStatus],
 ) -> bool {
-    let matching = |key: &str| {
-        statuses
-            .iter()
-            .filter(move |status| {
-                status.context == key
-                    || status
-                        .context
-                        .strip_prefix(key)
-                        .is_some_and(|rest| rest.starts_with('/'))
-            })
-            .collect::<Vec<_>>()
-    };
     let all_success =
         |found: &[&CommitStatus]| found.iter().all(|s| s.state == CommitState::Success);
     if required.is_empty() {
-        return all_success(&matching(&format!("kustomization/{source_kustomization}")));
+        return all_success(&matching(base, &format!("kustomization/{source_kustomization}")));
     }
     required.iter().all(|key| {
-        let found = matching(key);
+        let found = matching(promotion, key);
         !found.is_empty() && all_success(&found)
     })
+}
+
+/// The statuses of `statuses` whose context is `key` or starts with `key/`.
+fn matching<'a>(statuses: &'a [CommitStatus], key: &str) -> Vec<&'a CommitStatus> {
+    statuses
+        .iter()
+        .filter(|status| {
+            status.context == key
+                || status
+                    .context
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .collect()
 }
 
 /// Whether a canary promoted `image` (`NAME:TAG[@DIGEST]`, or just a tag) to its primary, given
@@ -234,37 +269,48 @@ mod tests {
     }
 
     #[test]
-    fn required_statuses_match_by_context_or_prefix() {
+    fn required_statuses_match_by_context_or_prefix_on_the_pushed_commit() {
         let statuses = [
-            status("kustomization/apps-dev/1a2b3c4d", CommitState::Success),
+            status("ci/test/1a2b3c4d", CommitState::Success),
             status("ci/lint", CommitState::Pending),
         ];
-        assert!(statuses_green(
-            &["kustomization/apps-dev".into()],
-            "apps-dev",
-            &statuses
-        ));
-        assert!(!statuses_green(&["ci/lint".into()], "apps-dev", &statuses));
+        assert!(statuses_green(&["ci/test".into()], "apps-dev", &[], &statuses));
+        assert!(!statuses_green(&["ci/lint".into()], "apps-dev", &[], &statuses));
         assert!(
-            !statuses_green(&["ci/test".into()], "apps-dev", &statuses),
+            !statuses_green(&["ci/build".into()], "apps-dev", &[], &statuses),
             "absent"
         );
         assert!(
-            !statuses_green(&["kustomization/apps".into()], "apps-dev", &statuses),
+            !statuses_green(&["ci/te".into()], "apps-dev", &[], &statuses),
             "a prefix ends at a slash"
         );
     }
 
     #[test]
+    fn required_statuses_green_on_the_base_only_do_not_count() {
+        let base = [status("ci/test", CommitState::Success)];
+        let pushed = [status("ci/test", CommitState::Failure)];
+        assert!(!statuses_green(&["ci/test".into()], "apps-dev", &base, &[]));
+        assert!(!statuses_green(
+            &["ci/test".into()],
+            "apps-dev",
+            &base,
+            &pushed
+        ));
+        assert!(statuses_green(&["ci/test".into()], "apps-dev", &[], &base));
+    }
+
+    #[test]
     fn by_default_the_source_stage_statuses_must_not_be_anything_but_success() {
-        assert!(statuses_green(&[], "apps-dev", &[]));
+        assert!(statuses_green(&[], "apps-dev", &[], &[]));
         assert!(statuses_green(
             &[],
             "apps-dev",
             &[status(
                 "kustomization/apps-dev/1a2b3c4d",
                 CommitState::Success
-            )]
+            )],
+            &[]
         ));
         assert!(!statuses_green(
             &[],
@@ -272,7 +318,8 @@ mod tests {
             &[status(
                 "kustomization/apps-dev/1a2b3c4d",
                 CommitState::Pending
-            )]
+            )],
+            &[]
         ));
     }
 
@@ -292,5 +339,44 @@ mod tests {
         assert!(same_image("reg/podinfo:6.5.1", "reg/podinfo:6.5.1"));
         assert!(!same_image("reg/podinfo:6.5.1", "reg/other:6.5.1"));
         assert!(!same_image("reg/podinfo:6.5.1", "6.5.0"));
+    }
+
+    fn pipeline(source_namespace: Option<&str>, policy: &str) -> PipelineSpec {
+        serde_json::from_value(serde_json::json!({
+            "sourceRef": {"kind": "GitRepository", "name": "podinfo", "namespace": source_namespace},
+            "providerRef": {"name": "gitea"},
+            "stages": [{"name": "dev", "kustomizationRef": {"name": "podinfo-dev"},
+                "image": {"policy": policy}}],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn references_to_another_namespace_are_refused_only_under_the_lockdown() {
+        let own = pipeline(None, "attacker:podinfo");
+        for policy in [CrossNamespace::Allowed, CrossNamespace::Denied] {
+            assert_eq!(
+                resolve_references("attacker", &own, policy),
+                Ok("attacker".to_owned())
+            );
+        }
+        let borrowed = pipeline(Some("podinfo"), "attacker:podinfo");
+        assert_eq!(
+            resolve_references("attacker", &borrowed, CrossNamespace::Allowed),
+            Ok("podinfo".to_owned())
+        );
+        assert_eq!(
+            resolve_references("attacker", &borrowed, CrossNamespace::Denied)
+                .unwrap_err()
+                .to_string(),
+            "cannot access GitRepository/podinfo/podinfo, cross-namespace references have been blocked"
+        );
+        let marker = pipeline(None, "podinfo:podinfo");
+        assert!(resolve_references("attacker", &marker, CrossNamespace::Allowed).is_ok());
+        let denied = resolve_references("attacker", &marker, CrossNamespace::Denied).unwrap_err();
+        assert_eq!(
+            (denied.kind.as_str(), denied.namespace.as_str()),
+            ("ImagePolicy", "podinfo")
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Gathers what a Pipeline's planner needs from the API server, the source artifact and the
 //! forge: per stage the image its files name at the source's revision, its Kustomization's health
-//! at that revision, its canary's phase, the pull request into it, and whether the statuses it
-//! requires are green.
+//! at that revision, its canary's phase, the pull request into it (only Sluice's own: from the
+//! promotion branch of the repository itself, never from a fork) with the commit its head is at,
+//! and whether the statuses it requires are green.
 
 use std::collections::BTreeMap;
 
@@ -13,12 +14,13 @@ use sluice_canary::names::primary_name;
 
 use super::error::PipelineError;
 use super::facts::{
-    canary_event, kustomization_health, primary_runs, revision_sha, statuses_green,
+    canary_event, kustomization_health, primary_runs, resolve_references, revision_sha,
+    statuses_green,
 };
-use super::plan::{Health, StageFacts};
+use super::plan::{Health, StageFacts, image_location};
 use super::reconciler::PipelineState;
 use super::stage_git::{ImageLocation, stage_image};
-use crate::api::{ImageTarget, Pipeline, PullRequest, PullRequestState, Stage};
+use crate::api::{Pipeline, PullRequest, PullRequestState};
 use sluice_gitops::api::git_repository::GitRepository;
 use sluice_gitops::api::kustomization::Kustomization;
 use sluice_gitops::api::provider::Provider;
@@ -50,15 +52,23 @@ pub struct Observed {
 
 /// Observes `pipeline`.
 ///
-/// Errors: the source is missing or has no artifact, the Provider is unusable, the forge cannot
-/// be read, a stage image cannot be read, or the API server fails.
+/// Errors: a stage is invalid ([`image_location`], checked before anything is read), the source
+/// is missing or has no artifact, the Provider is unusable, the forge cannot be read, a stage
+/// image cannot be read, or the API server fails.
 pub async fn observe(
     pipeline: &Pipeline,
     context: &Context<PipelineState>,
 ) -> Result<Observed, PipelineError> {
+    let locations = pipeline
+        .spec
+        .stages
+        .iter()
+        .map(image_location)
+        .collect::<Result<Vec<_>, _>>()?;
     let namespace = pipeline.namespace().unwrap_or_default();
     let client = &context.client;
-    let source = source(pipeline, context).await?;
+    let source_namespace = resolve_references(&namespace, &pipeline.spec, context.cross_namespace())?;
+    let source = source(pipeline, &source_namespace, context).await?;
     let artifact = source
         .status
         .as_ref()
@@ -72,7 +82,7 @@ pub async fn observe(
     let revision = artifact.revision.clone();
     let forge = forge(client, &namespace, &pipeline.spec.provider_ref.name).await?;
     let statuses = forge.commit_statuses(revision_sha(&revision)).await?;
-    let images = stage_images(pipeline, context, &artifact).await?;
+    let images = stage_images(pipeline, context, &artifact, locations).await?;
     let previous = pipeline.status.clone().unwrap_or_default().stages;
     let mut facts = Vec::new();
     let mut canary_events = Vec::new();
@@ -91,9 +101,25 @@ pub async fn observe(
         if let (Some((Some(object), phase)), Health::Healthy) = (canary, &health) {
             canary_events.push(canary_event(object, &phase, &revision));
         }
-        let pull_request = match previous.get(index).and_then(|old| old.pull_request.clone()) {
-            Some(known) => Some(refresh(&forge, known).await?),
-            None => None,
+        let known = previous.get(index).and_then(|old| old.pull_request.clone());
+        let expected = PullRequestBranches {
+            head: promotion_branch(pipeline, &stage.name),
+            base: base_branch(&source, &revision),
+        };
+        let (pull_request, pull_request_head) = match known {
+            Some(known) => refresh(&forge, known, &expected).await?,
+            None => (None, None),
+        };
+        let pinned = pull_request
+            .as_ref()
+            .filter(|pull| pull.state == PullRequestState::Open)
+            .and_then(|pull| pull.pushed_commit.as_deref())
+            .filter(|pushed| pull_request_head.as_deref() == Some(*pushed));
+        let promotion_statuses = match pinned {
+            Some(pushed) if !stage.required_statuses.is_empty() => {
+                forge.commit_statuses(pushed).await?
+            }
+            _ => Vec::new(),
         };
         let source_kustomization = index
             .checked_sub(1)
@@ -105,10 +131,12 @@ pub async fn observe(
             health,
             canary_phase,
             pull_request,
+            pull_request_head,
             required_statuses_green: statuses_green(
                 &stage.required_statuses,
                 source_kustomization,
                 &statuses,
+                &promotion_statuses,
             ),
         });
     }
@@ -124,20 +152,14 @@ pub async fn observe(
     })
 }
 
+/// The Pipeline's GitRepository, which is in `namespace`.
 async fn source(
     pipeline: &Pipeline,
+    namespace: &str,
     context: &Context<PipelineState>,
 ) -> Result<GitRepository, PipelineError> {
-    let own = pipeline.namespace().unwrap_or_default();
     let reference = &pipeline.spec.source_ref;
-    let namespace = reference.namespace.clone().unwrap_or(own.clone());
-    if context.state.no_cross_namespace_refs && namespace != own {
-        return Err(PipelineError::CrossNamespace(format!(
-            "{namespace}/{}",
-            reference.name
-        )));
-    }
-    get::<GitRepository>(&context.client, &namespace, &reference.name)
+    get::<GitRepository>(&context.client, namespace, &reference.name)
         .await?
         .ok_or_else(|| {
             PipelineError::Source(format!(
@@ -145,6 +167,12 @@ async fn source(
                 reference.name
             ))
         })
+}
+
+/// The branch Sluice pushes the promotion into stage `stage` of `pipeline` to,
+/// `sluice/promote/<pipeline>/<stage>`.
+pub fn promotion_branch(pipeline: &Pipeline, stage: &str) -> String {
+    format!("sluice/promote/{}/{stage}", pipeline.name_any())
 }
 
 /// The branch the source follows: `spec.ref.branch`, else the branch its revision names.
@@ -173,18 +201,14 @@ async fn forge(client: &Client, namespace: &str, name: &str) -> Result<Forge, Pi
         .map_err(|error| provider_error(error.to_string()))
 }
 
-/// The image each stage's files name, read from the source artifact unpacked in a scratch folder.
+/// The image each stage's files name at its `locations`, read from the source artifact unpacked
+/// in a scratch folder.
 async fn stage_images(
     pipeline: &Pipeline,
     context: &Context<PipelineState>,
     artifact: &sluice_gitops::api::git_repository::Artifact,
+    locations: Vec<ImageLocation>,
 ) -> Result<Vec<Option<String>>, PipelineError> {
-    let locations = pipeline
-        .spec
-        .stages
-        .iter()
-        .map(location_of)
-        .collect::<Result<Vec<_>, PipelineError>>()?;
     let key = (
         artifact.revision.clone(),
         artifact.digest.clone(),
@@ -221,29 +245,6 @@ async fn stage_images(
         .images
         .remember(pipeline_key, key, images.clone());
     Ok(images)
-}
-
-/// Where `stage` writes its image.
-///
-/// Errors: [`PipelineError::InvalidStage`] when its `image` names no target or both.
-pub fn location_of(stage: &Stage) -> Result<ImageLocation, PipelineError> {
-    let target = stage
-        .image
-        .target()
-        .map_err(|error| PipelineError::InvalidStage {
-            stage: stage.name.clone(),
-            message: error.to_string(),
-        })?;
-    Ok(match target {
-        ImageTarget::Policy(policy) => ImageLocation::Markers {
-            path: stage.path.clone(),
-            policy: policy.to_owned(),
-        },
-        ImageTarget::KustomizeImage(entry) => ImageLocation::ImagesEntry {
-            file: entry.path.clone(),
-            name: entry.name.clone(),
-        },
-    })
 }
 
 /// Canary `name` (`None` when it does not exist) and its phase as the planner reads it:
@@ -284,19 +285,38 @@ async fn canary_phase(
     Ok((Some(object), phase))
 }
 
-/// The pull request's current state on the forge.
-async fn refresh(forge: &Forge, known: PullRequest) -> Result<PullRequest, PipelineError> {
+/// The branches a promotion pull request goes from and into.
+struct PullRequestBranches {
+    head: String,
+    base: String,
+}
+
+/// The pull request `known` as the forge has it now, with the commit its head is at; `(None,
+/// None)` when it is no longer Sluice's to look at: from a fork, or from or into other branches
+/// than the promotion's (the status it was read from is the tenant's to write).
+///
+/// Errors: the forge cannot be read.
+async fn refresh(
+    forge: &Forge,
+    known: PullRequest,
+    expected: &PullRequestBranches,
+) -> Result<(Option<PullRequest>, Option<String>), PipelineError> {
     let current = forge.pull_request(known.number).await?;
+    if !current.same_repository || current.head != expected.head || current.base != expected.base
+    {
+        return Ok((None, None));
+    }
     let state = match (current.merged, current.open) {
         (true, _) => PullRequestState::Merged,
         (false, true) => PullRequestState::Open,
         (false, false) => PullRequestState::Closed,
     };
-    Ok(PullRequest {
+    let pull = PullRequest {
         state,
         url: current.url,
         ..known
-    })
+    };
+    Ok((Some(pull), Some(current.head_sha)))
 }
 
 async fn credentials(

@@ -6,10 +6,19 @@
 //! promotion (and says so on the pull request that brought the change); a healthy stage whose
 //! image differs from the next stage's asks for a pull request moving the next stage to its image;
 //! an open pull request into a stage with `approval: auto` is merged once the required statuses
-//! of its source stage are green, one with `approval: manual` waits for a person.
+//! of the commit Sluice pushed are green, one with `approval: manual` waits for a person. A pull
+//! request whose head is not the commit Sluice pushed (someone pushed to its branch) is never
+//! merged: Sluice's commit is pushed again.
+//!
+//! Before anything is looked at, each stage's image location is checked ([`image_location`]): a
+//! path that leaves the repository is refused.
 
+use std::path::{Component, Path};
+
+use super::error::PipelineError;
 use super::facts::same_image;
-use crate::api::{Approval, PullRequest, PullRequestState, Stage, StageStatus};
+use super::stage_git::ImageLocation;
+use crate::api::{Approval, ImageTarget, PullRequest, PullRequestState, Stage, StageStatus};
 
 /// What the Pipeline saw of one stage.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,9 +31,14 @@ pub struct StageFacts {
     pub health: Health,
     /// The phase of the stage's Canary, when the stage names one.
     pub canary_phase: Option<String>,
-    /// The pull request that promotes into this stage, open or last merged.
+    /// The pull request that promotes into this stage, open or last merged, with the commit
+    /// Sluice pushed for it.
     pub pull_request: Option<PullRequest>,
-    /// Whether the statuses this stage requires of the previous stage's commit are all green.
+    /// The commit the forge says that pull request's head is at (SHA-1, hex).
+    pub pull_request_head: Option<String>,
+    /// Whether the statuses this stage requires are all green: its `requiredStatuses` on the
+    /// commit Sluice pushed, or, with none, the previous stage's Kustomization statuses on the
+    /// revision it applied.
     pub required_statuses_green: bool,
 }
 
@@ -53,12 +67,28 @@ pub enum Action {
         /// The image to move it to.
         image: String,
     },
-    /// Merge pull request `number` into stage `to`.
+    /// Push Sluice's commit again to the branch of pull request `number` into stage `to`, whose
+    /// head is not the commit Sluice pushed (`found` instead), and do not merge it.
+    RestorePullRequest {
+        /// The stage whose success is promoted.
+        from: usize,
+        /// The stage to move.
+        to: usize,
+        /// The image to move it to.
+        image: String,
+        /// The pull request.
+        number: u64,
+        /// The commit its head is at, as the forge said.
+        found: Option<String>,
+    },
+    /// Merge pull request `number` into stage `to`, only while its head is `head`.
     Merge {
         /// The stage.
         to: usize,
         /// The pull request.
         number: u64,
+        /// The commit Sluice pushed, which the forge must find at the head.
+        head: String,
     },
     /// Tell pull request `number` that stage `stage` failed with it, and stop.
     ReportFailure {
@@ -149,22 +179,93 @@ pub fn plan(stages: &[Stage], facts: &[StageFacts]) -> Plan {
                     });
                     format!("a pull request to {image} is being opened")
                 }
-                Some(pull) => match next.approval {
-                    Approval::Manual => format!("manual approval of pull request #{}", pull.number),
-                    Approval::Auto if upcoming.required_statuses_green => {
+                Some(pull) => match pinned_head(pull, upcoming.pull_request_head.as_deref()) {
+                    Err(found) => {
+                        plan.actions.push(Action::RestorePullRequest {
+                            from: index,
+                            to: index + 1,
+                            image: image.clone(),
+                            number: pull.number,
+                            found: found.map(str::to_owned),
+                        });
+                        format!(
+                            "pull request #{} to hold the commit Sluice pushed (its head is {}): \
+                             it is not merged, Sluice's commit is pushed again",
+                            pull.number,
+                            found.unwrap_or("unknown")
+                        )
+                    }
+                    Ok(_) if next.approval == Approval::Manual => {
+                        format!("manual approval of pull request #{}", pull.number)
+                    }
+                    Ok(head) if upcoming.required_statuses_green => {
                         plan.actions.push(Action::Merge {
                             to: index + 1,
                             number: pull.number,
+                            head: head.to_owned(),
                         });
                         format!("pull request #{} is being merged", pull.number)
                     }
-                    Approval::Auto => format!("required statuses of pull request #{}", pull.number),
+                    Ok(_) => format!("required statuses of pull request #{}", pull.number),
                 },
             },
         );
         return plan;
     }
     plan
+}
+
+/// The commit `pull` may be merged at: the one Sluice pushed, when the forge says its head is
+/// there (`head`); otherwise `Err` with the head found.
+fn pinned_head<'a>(pull: &'a PullRequest, head: Option<&'a str>) -> Result<&'a str, Option<&'a str>> {
+    match pull.pushed_commit.as_deref() {
+        Some(pushed) if head == Some(pushed) => Ok(pushed),
+        _ => Err(head),
+    }
+}
+
+/// Where `stage` writes its image, checked without looking at anything: its `image` names
+/// exactly one target, and the stage's `path` (or the kustomization file) is a relative path
+/// inside the repository, since a Pipeline's stages are the tenant's to write.
+///
+/// Errors: [`PipelineError::InvalidStage`] saying which.
+pub fn image_location(stage: &Stage) -> Result<ImageLocation, PipelineError> {
+    let invalid = |message: String| PipelineError::InvalidStage {
+        stage: stage.name.clone(),
+        message,
+    };
+    let inside = |field: &str, path: &str| {
+        let confined = Path::new(path)
+            .components()
+            .all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
+        if confined {
+            Ok(())
+        } else {
+            Err(invalid(format!(
+                "{field} '{path}' is not a relative path inside the repository"
+            )))
+        }
+    };
+    if let Some(path) = &stage.path {
+        inside("path", path)?;
+    }
+    let target = stage
+        .image
+        .target()
+        .map_err(|error| invalid(error.to_string()))?;
+    Ok(match target {
+        ImageTarget::Policy(policy) => ImageLocation::Markers {
+            path: stage.path.clone(),
+            policy: policy.to_owned(),
+        },
+        ImageTarget::KustomizeImage(entry) => {
+            inside("image.kustomizeImage.path", &entry.path)?;
+            ImageLocation::ImagesEntry {
+                file: entry.path.clone(),
+                name: entry.name.clone(),
+            }
+        }
+    })
 }
 
 enum StageReady {
@@ -240,12 +341,22 @@ mod tests {
         }
     }
 
+    const PUSHED: &str = "5eed000000000000000000000000000000000001";
+
     fn pull(number: u64, state: PullRequestState) -> Option<PullRequest> {
         Some(PullRequest {
             number,
             url: format!("http://forge/pulls/{number}"),
             state,
+            pushed_commit: Some(PUSHED.into()),
         })
+    }
+
+    /// `facts` with pull request `number` open at the commit Sluice pushed.
+    fn with_open_pull(mut facts: StageFacts, number: u64) -> StageFacts {
+        facts.pull_request = pull(number, PullRequestState::Open);
+        facts.pull_request_head = Some(PUSHED.into());
+        facts
     }
 
     #[test]
@@ -296,8 +407,7 @@ mod tests {
 
     #[test]
     fn auto_stages_merge_when_statuses_are_green_and_manual_ones_wait() {
-        let mut qa = facts("app:1", Health::Healthy);
-        qa.pull_request = pull(7, PullRequestState::Open);
+        let mut qa = with_open_pull(facts("app:1", Health::Healthy), 7);
         let observed = [
             facts("app:2", Health::Healthy),
             qa.clone(),
@@ -315,13 +425,16 @@ mod tests {
         ];
         assert_eq!(
             plan(&stages(), &observed).actions,
-            [Action::Merge { to: 1, number: 7 }]
+            [Action::Merge {
+                to: 1,
+                number: 7,
+                head: PUSHED.into()
+            }]
         );
 
         let mut qa_done = facts("app:2", Health::Healthy);
         qa_done.canary_phase = Some("Succeeded".into());
-        let mut prod = facts("app:1", Health::Healthy);
-        prod.pull_request = pull(8, PullRequestState::Open);
+        let mut prod = with_open_pull(facts("app:1", Health::Healthy), 8);
         prod.required_statuses_green = true;
         let plan = plan(&stages(), &[facts("app:2", Health::Healthy), qa_done, prod]);
         assert!(plan.actions.is_empty());
@@ -369,6 +482,96 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    #[test]
+    fn a_pull_request_whose_head_is_not_the_pushed_commit_is_pushed_again_not_merged() {
+        for approval in [Approval::Auto, Approval::Manual] {
+            let mut stages = stages();
+            stages[1].approval = approval;
+            let mut qa = with_open_pull(facts("app:1", Health::Healthy), 7);
+            qa.required_statuses_green = true;
+            qa.pull_request_head = Some("a77ac4e5".into());
+            let plan = plan(
+                &stages,
+                &[
+                    facts("app:2", Health::Healthy),
+                    qa.clone(),
+                    facts("app:1", Health::Healthy),
+                ],
+            );
+            assert_eq!(
+                plan.actions,
+                [Action::RestorePullRequest {
+                    from: 0,
+                    to: 1,
+                    image: "app:2".into(),
+                    number: 7,
+                    found: Some("a77ac4e5".into())
+                }],
+                "{approval:?}"
+            );
+            let why = plan.stages[1].waiting_for.as_deref().unwrap_or_default();
+            assert!(why.contains("a77ac4e5") && why.contains("not merged"), "{why}");
+
+            // A pull request Sluice does not know the commit of is not merged either.
+            qa.pull_request = qa.pull_request.map(|pull| PullRequest {
+                pushed_commit: None,
+                ..pull
+            });
+            qa.pull_request_head = Some(PUSHED.into());
+            let unknown = plan(
+                &stages,
+                &[
+                    facts("app:2", Health::Healthy),
+                    qa,
+                    facts("app:1", Health::Healthy),
+                ],
+            );
+            assert!(
+                matches!(
+                    &unknown.actions[..],
+                    [Action::RestorePullRequest { number: 7, .. }]
+                ),
+                "{:?}",
+                unknown.actions
+            );
+        }
+    }
+
+    #[test]
+    fn stage_paths_outside_the_repository_are_refused() {
+        let mut escaping = stage("qa", Approval::Auto, false);
+        for path in ["../other-tenant", "/etc", "apps/../../x", "./a/../../b"] {
+            escaping.path = Some(path.into());
+            let error = image_location(&escaping).expect_err(path);
+            assert!(
+                matches!(&error, PipelineError::InvalidStage { stage, message }
+                    if stage == "qa" && message.contains(path)),
+                "{error}"
+            );
+        }
+        let mut entry = stage("prod", Approval::Manual, false);
+        entry.path = None;
+        entry.image = StageImage {
+            policy: None,
+            kustomize_image: Some(crate::api::KustomizeImageRef {
+                path: "../other/kustomization.yaml".into(),
+                name: "app".into(),
+            }),
+        };
+        assert!(matches!(
+            image_location(&entry),
+            Err(PipelineError::InvalidStage { .. })
+        ));
+        escaping.path = Some("./apps/qa".into());
+        assert_eq!(
+            image_location(&escaping).expect("inside"),
+            ImageLocation::Markers {
+                path: Some("./apps/qa".into()),
+                policy: "qa:podinfo".into()
+            }
+        );
     }
 
     #[test]

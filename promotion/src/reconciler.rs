@@ -13,8 +13,8 @@ use serde_json::json;
 use super::error::PipelineError;
 use super::evidence::{Evidence, failure_comment};
 use super::image_cache::StageImageCache;
-use super::observe::{Observed, location_of, observe};
-use super::plan::{Action, Plan, plan};
+use super::observe::{Observed, observe, promotion_branch};
+use super::plan::{Action, Plan, image_location, plan};
 use super::stage_git::{PromotionWrite, PromotionWritten, promote};
 use crate::api::{Pipeline, PipelineStatus, PullRequest, PullRequestState, StageStatus};
 use sluice_gitops::api::git_repository::GitRepository;
@@ -37,8 +37,6 @@ pub struct PipelineState {
     pub images: StageImageCache,
     /// Scratch root: unpacked artifacts and the Git work caches (`<root>/<ns>/<name>/<stage>`).
     pub workdir: PathBuf,
-    /// `--no-cross-namespace-refs`: the sourceRef must be in the Pipeline's namespace.
-    pub no_cross_namespace_refs: bool,
     /// Where the canary results of stages go, for Alerts selecting Canaries.
     pub notifier: Option<Notifier>,
 }
@@ -149,16 +147,52 @@ async fn act(
     for action in decided.actions.clone() {
         match action {
             Action::OpenPullRequest { from, to, image } => {
-                open_pull_request(pipeline, context, observed, decided, (from, to), image).await?;
+                let written =
+                    push_promotion(pipeline, context, observed, decided, (from, to), image)
+                        .await?;
+                let opened = decided.stages[to].pull_request.as_ref();
+                if let Some(pull) = opened.filter(|_| written.commit().is_some()) {
+                    let number = pull.number;
+                    decided.stages[to].waiting_for =
+                        Some(format!("pull request #{number} to be merged"));
+                    let note = format!(
+                        "opened pull request #{number} into stage {}",
+                        pipeline.spec.stages[to].name
+                    );
+                    context
+                        .publish_event(pipeline, false, "PullRequestOpened", &note)
+                        .await;
+                }
             }
-            Action::Merge { to, number } => {
-                observed.forge.merge_pull_request(number).await?;
+            Action::RestorePullRequest {
+                from,
+                to,
+                image,
+                number,
+                found,
+            } => {
+                let written =
+                    push_promotion(pipeline, context, observed, decided, (from, to), image)
+                        .await?;
+                // Already there: the branch holds Sluice's change and the forge had not caught
+                // up, or the status did not know the commit; pushed: someone moved the branch.
+                if let PromotionWritten::Pushed(pushed) = written {
+                    return Err(PipelineError::PromotionBranchMoved {
+                        stage: pipeline.spec.stages[to].name.clone(),
+                        number,
+                        found: found.unwrap_or_else(|| "unknown".into()),
+                        pushed,
+                    });
+                }
+            }
+            Action::Merge { to, number, head } => {
+                observed.forge.merge_pull_request(number, &head).await?;
                 if let Some(pull) = decided.stages[to].pull_request.as_mut() {
                     pull.state = PullRequestState::Merged;
                 }
                 request_source_fetch(context, &observed.source).await?;
                 let note = format!(
-                    "merged pull request #{number} into stage {}",
+                    "merged pull request #{number} at {head} into stage {}",
                     pipeline.spec.stages[to].name
                 );
                 context
@@ -186,16 +220,19 @@ async fn act(
     Ok(())
 }
 
-/// Pushes the promotion branch moving stage `to` to `image` and opens (or updates) its pull
-/// request.
-async fn open_pull_request(
+/// Pushes the promotion branch moving stage `to` to `image` (force-pushed: whatever else is on
+/// it is replaced) and, when it holds the change, opens (or updates) its pull request, recorded
+/// in `decided` with the commit it must be merged at. Returns what was written.
+///
+/// Errors: the stage is invalid, the commit cannot be written or pushed, or the forge fails.
+async fn push_promotion(
     pipeline: &Pipeline,
     context: &Context<PipelineState>,
     observed: &Observed,
     decided: &mut Plan,
     (from, to): (usize, usize),
     image: String,
-) -> Result<(), PipelineError> {
+) -> Result<PromotionWritten, PipelineError> {
     let stages = &pipeline.spec.stages;
     let evidence = Evidence {
         pipeline: pipeline_key(pipeline),
@@ -222,8 +259,8 @@ async fn open_pull_request(
         url: observed.source.spec.url.clone(),
         credentials: observed.credentials.clone(),
         base_branch: observed.base_branch.clone(),
-        head_branch: format!("sluice/promote/{}/{}", pipeline.name_any(), stages[to].name),
-        location: location_of(&stages[to])?,
+        head_branch: promotion_branch(pipeline, &stages[to].name),
+        location: image_location(&stages[to])?,
         image,
         message: evidence.commit_message(),
         author: ("Sluice".into(), "sluice@sluice.dev".into()),
@@ -232,10 +269,10 @@ async fn open_pull_request(
     let written = tokio::task::spawn_blocking(move || promote(&write))
         .await
         .map_err(|error| PipelineError::Blocking(error.to_string()))??;
-    if written == PromotionWritten::NothingToChange {
+    let Some(commit) = written.commit() else {
         decided.stages[to].waiting_for = None;
-        return Ok(());
-    }
+        return Ok(written);
+    };
     let pull = observed
         .forge
         .upsert_pull_request(&sluice_gitops::forge::PullRequestContent {
@@ -247,15 +284,11 @@ async fn open_pull_request(
         .await?;
     decided.stages[to].pull_request = Some(PullRequest {
         number: pull.number,
-        url: pull.url.clone(),
+        url: pull.url,
         state: PullRequestState::Open,
+        pushed_commit: Some(commit.to_owned()),
     });
-    decided.stages[to].waiting_for = Some(format!("pull request #{} to be merged", pull.number));
-    let note = format!("opened pull request #{}: {}", pull.number, evidence.title());
-    context
-        .publish_event(pipeline, false, "PullRequestOpened", &note)
-        .await;
-    Ok(())
+    Ok(written)
 }
 
 /// Asks the source for an immediate fetch after a merge, through its requested-at annotation.

@@ -74,6 +74,13 @@ pub enum StageGitError {
     /// Fetching, committing or pushing failed.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The stage's path goes through a symbolic link of the artifact, which Sluice does not
+    /// follow (it may point out of the artifact).
+    #[error("{path}: a symbolic link; links in the artifact are not followed")]
+    Symlink {
+        /// The link, from the repository root.
+        path: String,
+    },
 }
 
 /// Where a stage's image is written in the repository (the Pipeline's `stages[].image`).
@@ -126,10 +133,23 @@ pub struct PromotionWrite {
 pub enum PromotionWritten {
     /// A commit was pushed to the promotion branch (its SHA-1, hex).
     Pushed(String),
-    /// The promotion branch already holds this change; nothing was pushed.
-    AlreadyThere,
+    /// The promotion branch already holds this change (the tree Sluice would write) at this
+    /// commit (SHA-1, hex); nothing was pushed.
+    AlreadyThere(String),
     /// Nothing at the location needed a change: the stage is on the image already.
     NothingToChange,
+}
+
+impl PromotionWritten {
+    /// The commit the promotion branch holds the change at, unless there was nothing to change.
+    pub fn commit(&self) -> Option<&str> {
+        match self {
+            PromotionWritten::Pushed(commit) | PromotionWritten::AlreadyThere(commit) => {
+                Some(commit)
+            }
+            PromotionWritten::NothingToChange => None,
+        }
+    }
 }
 
 /// Reads the image written at `location` in the repository checked out at `root`:
@@ -137,12 +157,21 @@ pub enum PromotionWritten {
 /// `:digest` markers (or an `images:` entry's `newName`, `newTag` and `digest`), just the tag
 /// when no name is written.
 ///
+/// Symbolic links are never followed: files that are links are skipped, and a location whose
+/// path goes through a link is an error, so nothing outside `root` (the unpacked artifact, which
+/// the tenant's repository or status may fill with links) is read. The location's path is
+/// relative and inside the repository ([`crate::plan::image_location`]).
+///
 /// Returns `Ok(None)` when nothing is found there. Errors: a [`StageGitError`] naming the file
-/// that cannot be read or parsed, or whose markers disagree.
+/// that cannot be read or parsed, whose markers disagree, or the link on the path.
 pub fn stage_image(root: &Path, location: &ImageLocation) -> Result<Option<String>, StageGitError> {
     let target = Target::of(location)?;
     let mut parts = BTreeMap::new();
-    let walk = WalkDir::new(root.join(target.path.as_deref().unwrap_or("")));
+    let start = root.join(target.path.as_deref().unwrap_or(""));
+    refuse_links(root, &start)?;
+    let walk = WalkDir::new(start)
+        .follow_links(false)
+        .follow_root_links(false);
     for entry in walk.sort_by_file_name() {
         let entry = entry?;
         if entry.file_type().is_file() {
@@ -160,11 +189,37 @@ pub fn stage_image(root: &Path, location: &ImageLocation) -> Result<Option<Strin
 pub fn promote(write: &PromotionWrite) -> Result<PromotionWritten, StageGitError> {
     let request = run_request(write)?;
     let outcome = run_automation(&request)?;
-    Ok(match outcome.pushed {
-        Some(pushed) => PromotionWritten::Pushed(pushed.commit),
-        None if outcome.update.changed_files().next().is_some() => PromotionWritten::AlreadyThere,
-        None => PromotionWritten::NothingToChange,
+    let changed = outcome.update.changed_files().next().is_some();
+    Ok(match (outcome.pushed, outcome.push_branch_head) {
+        (Some(pushed), _) => PromotionWritten::Pushed(pushed.commit),
+        (None, Some(head)) if changed => PromotionWritten::AlreadyThere(head),
+        (None, _) => PromotionWritten::NothingToChange,
     })
+}
+
+/// Errors with [`StageGitError::Symlink`] when `path` (under `root`) or a folder on the way to
+/// it is a symbolic link; a part that does not exist ends the check (the walk then finds
+/// nothing there).
+fn refuse_links(root: &Path, path: &Path) -> Result<(), StageGitError> {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    let mut current = root.to_path_buf();
+    for component in relative.components() {
+        current.push(component);
+        match std::fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                return Err(StageGitError::Symlink {
+                    path: current
+                        .strip_prefix(root)
+                        .unwrap_or(&current)
+                        .display()
+                        .to_string(),
+                });
+            }
+            Ok(_) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// A location as the setters see it: the update path, the policy, and the `images:` entry that
@@ -389,6 +444,51 @@ mod tests {
         assert_eq!(
             stage_image(repo.path(), &entry("other")).unwrap(),
             None
+        );
+    }
+
+    #[test]
+    fn links_out_of_the_artifact_are_not_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        write_file(
+            outside.path(),
+            "secret/kustomization.yaml",
+            "images:\n- name: podinfo\n  newTag: 9.9.9 # {\"$imagepolicy\": \"apps:podinfo:tag\"}\n",
+        );
+        let repo = tempfile::tempdir().unwrap();
+        write_file(
+            repo.path(),
+            "apps/dev/kustomization.yaml",
+            "images:\n- name: podinfo\n  newTag: 1.0.0 # {\"$imagepolicy\": \"apps:podinfo:tag\"}\n",
+        );
+        let link = |target: &Path, at: &str| {
+            std::os::unix::fs::symlink(target, repo.path().join(at)).unwrap();
+        };
+        link(&outside.path().join("secret"), "apps/qa");
+        link(outside.path(), "other");
+        link(
+            &outside.path().join("secret/kustomization.yaml"),
+            "apps/dev/linked.yaml",
+        );
+        for path in ["apps/qa", "other/secret"] {
+            let error = stage_image(repo.path(), &markers(Some(path), "apps:podinfo")).unwrap_err();
+            assert!(
+                matches!(&error, StageGitError::Symlink { .. }),
+                "{path}: {error}"
+            );
+        }
+        let entry = ImageLocation::ImagesEntry {
+            file: "other/secret/kustomization.yaml".into(),
+            name: "podinfo".into(),
+        };
+        assert!(matches!(
+            stage_image(repo.path(), &entry),
+            Err(StageGitError::Symlink { .. })
+        ));
+        assert_eq!(
+            stage_image(repo.path(), &markers(Some("apps/dev"), "apps:podinfo")).unwrap(),
+            Some("1.0.0".into()),
+            "a linked file in the stage's folder is skipped"
         );
     }
 

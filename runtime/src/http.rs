@@ -1,6 +1,9 @@
 //! The controller's HTTP server: `/metrics` (Prometheus text format), `/healthz` (the process
-//! is alive), `/readyz` (every watch cache has synced), and the routes a controller adds (the
-//! registry webhook, the artifact server).
+//! is alive), `/readyz` (every watch cache has synced) and the routes a controller adds (the
+//! registry webhook); and the second server a controller may run ([`Runtime::serve_on`]) for
+//! endpoints kept off the metrics port (the core controller's artifacts and `/events`).
+
+use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::State;
@@ -15,8 +18,8 @@ pub enum HttpError {
     /// The listen address could not be bound.
     #[error("listening on {address}: {source}")]
     Bind {
-        /// The `--metrics-addr` value.
-        address: std::net::SocketAddr,
+        /// The address, e.g. the `--metrics-addr` value.
+        address: SocketAddr,
         /// The OS error.
         #[source]
         source: std::io::Error,
@@ -28,23 +31,36 @@ pub enum HttpError {
 
 impl Runtime {
     /// Serves the runtime's routes plus `extra` on `--metrics-addr` until shutdown.
+    ///
+    /// Errors: [`HttpError`] when the address cannot be bound or the server fails.
     pub async fn serve(&self, extra: Router) -> Result<(), HttpError> {
-        let address = self.options.metrics_addr;
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|source| HttpError::Bind { address, source })?;
-        tracing::info!(%address, "serving /metrics, /healthz and /readyz");
         let routes = Router::new()
             .route("/metrics", get(metrics))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
             .with_state(self.clone())
             .merge(extra);
-        let shutdown = self.shutdown.clone().cancelled_owned();
-        axum::serve(listener, routes)
-            .with_graceful_shutdown(shutdown)
+        tracing::info!(address = %self.options.metrics_addr, "serving /metrics, /healthz and /readyz");
+        self.serve_on(self.options.metrics_addr, routes).await
+    }
+
+    /// Serves `routes` on `address` until shutdown, with each request's peer address available
+    /// to handlers and middleware as `ConnectInfo<SocketAddr>` (what
+    /// [`crate::http_auth::ServiceAccountAuth`] budgets reviews by).
+    ///
+    /// Errors: [`HttpError`] when `address` cannot be bound or the server fails.
+    pub async fn serve_on(&self, address: SocketAddr, routes: Router) -> Result<(), HttpError> {
+        let listener = tokio::net::TcpListener::bind(address)
             .await
-            .map_err(HttpError::Serve)
+            .map_err(|source| HttpError::Bind { address, source })?;
+        let shutdown = self.shutdown.clone().cancelled_owned();
+        axum::serve(
+            listener,
+            routes.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(HttpError::Serve)
     }
 }
 

@@ -1,6 +1,8 @@
 //! The life of a controller process: serve HTTP, wait for leadership, run the controllers until
 //! shutdown, as every `sluice controller NAME` does.
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use kube_lease_manager::LeaseManagerError;
 
@@ -29,14 +31,35 @@ impl Runtime {
         routes: Router,
         controllers: impl Future<Output = ()>,
     ) -> Result<(), ProcessError> {
-        let server = tokio::spawn({
+        self.run_process_with(routes, None, controllers).await
+    }
+
+    /// [`Runtime::run_process`], also serving `second` (an address and its routes) on a server
+    /// of its own ([`Runtime::serve_on`]) for as long as the process runs.
+    ///
+    /// Errors: either HTTP server failed, or the Lease could not be acquired.
+    pub async fn run_process_with(
+        &self,
+        routes: Router,
+        second: Option<(SocketAddr, Router)>,
+        controllers: impl Future<Output = ()>,
+    ) -> Result<(), ProcessError> {
+        let servers = tokio::spawn({
             let runtime = self.clone();
-            async move { runtime.serve(routes).await }
+            async move {
+                let second = async {
+                    match second {
+                        Some((address, routes)) => runtime.serve_on(address, routes).await,
+                        None => Ok(()),
+                    }
+                };
+                tokio::try_join!(runtime.serve(routes), second).map(|_| ())
+            }
         });
         self.acquire_leadership().await?;
         tokio::select! {
             () = controllers => {}
-            served = server => {
+            served = servers => {
                 self.shutdown.cancel();
                 if let Ok(Err(error)) = served {
                     return Err(error.into());

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Node, ServiceAccount};
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -351,6 +352,42 @@ impl Drop for LocalCluster {
             drop(process);
         }
     }
+}
+
+/// A token of the ServiceAccount `namespace/name`, valid for `expiration_seconds` for the API
+/// server's own audience, from the TokenRequest API (as a pod's projected token), asked for
+/// with `client`.
+///
+/// Errors: the ServiceAccount does not exist, the API server refused, or answered no token.
+pub async fn service_account_token(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    expiration_seconds: i64,
+) -> Result<String, HarnessError> {
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(expiration_seconds),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let what = format!("a token of ServiceAccount {namespace}/{name}");
+    let answer = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .map_err(|error| HarnessError::Start {
+            what: what.clone(),
+            why: error.to_string(),
+        })?;
+    answer
+        .status
+        .and_then(|status| status.token)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| HarnessError::Start {
+            what,
+            why: "the TokenRequest answer has no token".into(),
+        })
 }
 
 fn write_kubeconfig(path: &Path, server: &str, certs: &ClusterCerts) -> Result<(), HarnessError> {

@@ -144,6 +144,121 @@ impl Gitea {
     }
 }
 
+/// Another user of a [`Gitea`], made by [`Gitea::create_user`].
+pub struct GiteaUser {
+    /// The user's name.
+    pub name: String,
+    /// An API token of the user with every scope.
+    pub token: String,
+    host: String,
+}
+
+impl GiteaUser {
+    /// The clone URL of `owner/repo` with this user's credentials in it.
+    pub fn clone_url_with_credentials(&self, owner: &str, repo: &str) -> String {
+        format!(
+            "http://{}:{PASSWORD}@{}/{owner}/{repo}.git",
+            self.name, self.host
+        )
+    }
+}
+
+impl Gitea {
+    /// Calls Gitea's API at `path` (under `/api/v1/`, e.g. `repos/sluice/fleet/pulls`) with
+    /// `body` as JSON, as `token`'s user ([`Gitea::token`] for the admin), and returns the
+    /// answer's JSON (`null` for an empty answer, or on 404: Gitea learns of pushes
+    /// asynchronously).
+    ///
+    /// Errors: Gitea is unreachable or answered another error status.
+    pub async fn api_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, HarnessError> {
+        sluice_runtime::logging::install_crypto_provider();
+        let failed = |why: String| HarnessError::Start {
+            what: format!("Gitea {method} {path}"),
+            why,
+        };
+        let mut request = reqwest::Client::new()
+            .request(method.clone(), format!("{}/api/v1/{path}", self.url))
+            .header("Authorization", format!("token {token}"));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(serde_json::Value::Null);
+        }
+        if !status.is_success() {
+            return Err(failed(format!("{status}: {text}")));
+        }
+        if text.trim().is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|error| failed(format!("{error}: {text}")))
+    }
+
+    /// [`Gitea::api_as`] as the admin [`USER`].
+    ///
+    /// Errors: as [`Gitea::api_as`].
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, HarnessError> {
+        self.api_as(&self.token, method, path, body).await
+    }
+
+    /// Creates the user `name` (password [`PASSWORD`], not an admin) and an API token of it.
+    ///
+    /// Errors: the API refused.
+    pub async fn create_user(&self, name: &str) -> Result<GiteaUser, HarnessError> {
+        let user = serde_json::json!({
+            "username": name, "password": PASSWORD, "email": format!("{name}@example.com"),
+            "must_change_password": false,
+        });
+        self.api(reqwest::Method::POST, "admin/users", Some(&user))
+            .await?;
+        let failed = |why: String| HarnessError::Start {
+            what: format!("a token of Gitea user {name}"),
+            why,
+        };
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/users/{name}/tokens", self.url))
+            .basic_auth(name, Some(PASSWORD))
+            .json(&serde_json::json!({"name": "test", "scopes": ["all"]}))
+            .send()
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        let status = response.status();
+        let answer: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        let token = answer["sha1"]
+            .as_str()
+            .filter(|_| status.is_success())
+            .ok_or_else(|| failed(format!("{status}: {answer}")))?;
+        Ok(GiteaUser {
+            name: name.to_owned(),
+            token: token.to_owned(),
+            host: self.url.trim_start_matches("http://").to_owned(),
+        })
+    }
+}
+
 impl Gitea {
     /// Pushes `files` (path, content) as the first commit, `seed`, of `main` of `USER/repo`,
     /// with the git CLI.

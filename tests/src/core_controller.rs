@@ -11,11 +11,13 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
+use sluice_gitops::controller::Layer;
 use sluice_gitops::controller_flags::CoreFlags;
 use sluice_runtime::options::LogFormat;
 use sluice_runtime::{Runtime, RuntimeOptions};
 
 use crate::binaries::system_program;
+use crate::cluster::service_account_token;
 use crate::ports::free_port;
 use crate::{HarnessError, LocalCluster, wait_until};
 
@@ -26,15 +28,16 @@ pub const TEST_LABEL: &str = "test.sluice.dev/case";
 pub struct CoreController {
     /// The controller's runtime.
     pub runtime: Runtime,
-    /// `host:port` artifacts are served on.
+    /// `host:port` of its HTTP server: `/metrics`, artifacts and `POST /events`.
     pub address: String,
+    runtime_namespace: String,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _storage: tempfile::TempDir,
 }
 
 impl CoreController {
     /// Starts the core controller against `cluster` for objects labelled [`TEST_LABEL`]`=case`,
-    /// with the lockdown flags given.
+    /// with the lockdown flags given and `default` as its runtime namespace.
     ///
     /// Errors: no free port, the kubeconfig cannot be read.
     pub async fn start(
@@ -42,6 +45,44 @@ impl CoreController {
         case: &str,
         default_service_account: Option<&str>,
         no_cross_namespace_refs: bool,
+    ) -> Result<CoreController, HarnessError> {
+        Self::start_in(
+            cluster,
+            case,
+            "default",
+            default_service_account,
+            no_cross_namespace_refs,
+        )
+        .await
+    }
+
+    /// [`CoreController::start`] with `runtime_namespace` as the runtime namespace
+    /// (`--leader-election-namespace`): the namespace whose ServiceAccounts may fetch its
+    /// artifacts and post to its `/events`, both served on [`CoreController::address`].
+    ///
+    /// Errors: no free port, the kubeconfig cannot be read.
+    pub async fn start_in(
+        cluster: &LocalCluster,
+        case: &str,
+        runtime_namespace: &str,
+        default_service_account: Option<&str>,
+        no_cross_namespace_refs: bool,
+    ) -> Result<CoreController, HarnessError> {
+        let lockdown = (default_service_account, no_cross_namespace_refs);
+        Self::start_layered(cluster, case, runtime_namespace, lockdown, None).await
+    }
+
+    /// [`CoreController::start_in`] with `layer` run beside the GitOps controllers, as
+    /// `sluice controller core` runs the Pipeline controller (`sluice_promotion::controller::
+    /// layer()`); `lockdown` is `--default-service-account` and `--no-cross-namespace-refs`.
+    ///
+    /// Errors: no free port, the kubeconfig cannot be read.
+    pub async fn start_layered(
+        cluster: &LocalCluster,
+        case: &str,
+        runtime_namespace: &str,
+        (default_service_account, no_cross_namespace_refs): (Option<&str>, bool),
+        layer: Option<Layer>,
     ) -> Result<CoreController, HarnessError> {
         let port = free_port()?;
         let storage = tempfile::tempdir().map_err(|source| HarnessError::Io {
@@ -53,7 +94,7 @@ impl CoreController {
             concurrent: 4,
             watch_label_selector: Some(format!("{TEST_LABEL}={case}")),
             leader_elect: false,
-            leader_election_namespace: "default".into(),
+            leader_election_namespace: runtime_namespace.into(),
             leader_election_lease_seconds: 15,
             metrics_addr: format!("127.0.0.1:{port}")
                 .parse()
@@ -63,22 +104,44 @@ impl CoreController {
                 })?,
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            no_cross_namespace_refs,
         };
         let address = format!("127.0.0.1:{port}");
         let flags = CoreFlags {
             storage_path: storage.path().to_path_buf(),
+            storage_addr: None,
             storage_adv_addr: Some(address.clone()),
             default_service_account: default_service_account.map(str::to_string),
-            no_cross_namespace_refs,
+            // The suites' repositories are local folders (`GitServers::file_url`).
+            allow_file_sources: true,
         };
         let runtime = Runtime::new("core", cluster.client().await?, options);
-        let task = tokio::spawn(sluice_gitops::controller::run(runtime.clone(), flags, None));
+        let task = tokio::spawn(sluice_gitops::controller::run(runtime.clone(), flags, layer));
         Ok(CoreController {
             runtime,
             address,
+            runtime_namespace: runtime_namespace.to_owned(),
             task,
             _storage: storage,
         })
+    }
+
+    /// A token the controller lets in on its artifacts and `POST /events`, as a Sluice
+    /// controller presents: of the ServiceAccount `default` of its runtime namespace, valid for
+    /// ten minutes.
+    ///
+    /// Errors: the ServiceAccount did not appear, or the TokenRequest was refused.
+    pub async fn caller_token(&self, cluster: &LocalCluster) -> Result<String, HarnessError> {
+        cluster
+            .wait_for_service_account(&self.runtime_namespace, "default")
+            .await?;
+        service_account_token(
+            &cluster.client().await?,
+            &self.runtime_namespace,
+            "default",
+            600,
+        )
+        .await
     }
 
     /// Stops the controller and waits for it to end.

@@ -62,7 +62,7 @@ impl Harness {
             min_interval: Duration::from_secs(1),
             ..Settings::default()
         };
-        tokio::spawn(sluice_canary::controller::run_with(
+        tokio::spawn(sluice_canary::controller::run(
             runtime.clone(),
             settings,
         ));
@@ -299,6 +299,7 @@ fn options(namespace: &str) -> anyhow::Result<RuntimeOptions> {
         metrics_addr: "127.0.0.1:0".parse()?,
         log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "info".into(),
+        no_cross_namespace_refs: false,
     })
 }
 
@@ -812,7 +813,7 @@ async fn a_deleted_canary_with_revert_on_deletion_gives_the_traffic_back_to_the_
 async fn metric_checks_authenticate_to_a_prometheus_behind_basic_auth() -> anyhow::Result<()> {
     let harness = Harness::start("canary-basic-auth").await?;
     let guarded = GuardedPrometheus::start(&harness.exporter.address, "sluice", "s3cret")?;
-    let client = sluice_canary::prometheus::Prometheus::new()?;
+    let client = sluice_canary::prometheus::Prometheus::new(&Default::default())?;
     let basic = Credentials::Basic {
         username: "sluice".into(),
         password: "s3cret".into(),

@@ -27,6 +27,15 @@ fn harness(what: &str) -> impl Fn(kube::Error) -> HarnessError + '_ {
     }
 }
 
+/// GET of an artifact `url` as a Sluice controller (with its ServiceAccount's `token`).
+async fn download(url: &str, token: &str) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+}
+
 fn config_map(name: &str, value: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n"
@@ -202,7 +211,10 @@ async fn a_revision_is_applied_then_pruned_and_drift_is_corrected() -> anyhow::R
         "http://{}/gitrepository/{case}/fleet/",
         controller.address
     )));
-    let bytes = reqwest::get(&artifact.url).await?.bytes().await?;
+    let token = controller
+        .caller_token(LocalCluster::shared().await?)
+        .await?;
+    let bytes = download(&artifact.url, &token).await?.bytes().await?;
     let digest: String = Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -510,7 +522,10 @@ async fn deletion_collects_the_inventory_unless_suspended_and_removes_artifacts(
         .status
         .and_then(|s| s.artifact)
         .expect("artifact");
-    assert_eq!(reqwest::get(&artifact.url).await?.status(), 200);
+    let token = controller
+        .caller_token(LocalCluster::shared().await?)
+        .await?;
+    assert_eq!(download(&artifact.url, &token).await?.status(), 200);
 
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), case);
     api.delete("pruned", &Default::default()).await?;
@@ -528,7 +543,7 @@ async fn deletion_collects_the_inventory_unless_suspended_and_removes_artifacts(
 
     repositories.delete("fleet", &Default::default()).await?;
     wait_gone(&repositories, "fleet").await?;
-    assert_eq!(reqwest::get(&artifact.url).await?.status(), 404);
+    assert_eq!(download(&artifact.url, &token).await?.status(), 404);
     controller.stop().await
 }
 

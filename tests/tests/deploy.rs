@@ -92,13 +92,14 @@ fn the_dev_overlay_runs_the_local_image_with_the_lockdown_and_keeps_the_base_saf
         }
         assert!(container["resources"]["requests"]["memory"].is_string());
         assert!(container["resources"]["limits"]["memory"].is_string());
+        let args = container["args"].to_string();
+        assert!(args.contains("--no-cross-namespace-refs"), "{args}");
     }
     let core = deployments
         .iter()
         .find(|d| d["metadata"]["name"] == "sluice-core")
         .expect("sluice-core is installed");
     let args = core["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
-    assert!(args.contains("--no-cross-namespace-refs"), "{args}");
     assert!(args.contains("--default-service-account=default"), "{args}");
     let named = |kind: &str| -> Vec<&str> {
         objects

@@ -235,6 +235,7 @@ async fn the_runtime_sets_ready_with_observed_generation_and_emits_an_event() ->
         metrics_addr: "127.0.0.1:0".parse()?,
         log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "info".into(),
+        no_cross_namespace_refs: false,
     };
     let runtime = Runtime::new("probe", client.clone(), options);
     let controller = tokio::spawn({

@@ -636,6 +636,7 @@ fn start_controller(
         metrics_addr: "127.0.0.1:0".parse()?,
         log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "info".into(),
+        no_cross_namespace_refs: false,
     };
     let runtime = Runtime::new("image-automation", client.clone(), options);
     let state = AutomationState {

@@ -246,6 +246,7 @@ impl Controller {
             metrics_addr: format!("127.0.0.1:{port}").parse()?,
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            no_cross_namespace_refs: false,
         };
         let runtime = Runtime::new("image-reflector", client.clone(), options);
         let args = ReflectorArgs {
@@ -387,7 +388,14 @@ async fn a_policy_follows_a_pushed_tag_as_soon_as_the_webhook_hears_of_it() -> a
     let repositories: Api<ImageRepository> = Api::namespaced(client.clone(), namespace);
     let policies: Api<ImagePolicy> = Api::namespaced(client.clone(), namespace);
     let image = format!("{}/demo/app", registry.address);
-    let spec = json!({"image": image, "interval": "1h", "insecure": true});
+    let token: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "hook-token"}, "stringData": {"token": "t0ken"}}),
+    )?;
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &token)
+        .await?;
+    let spec = json!({"image": image, "interval": "1h", "insecure": true,
+                      "webhookSecretRef": {"name": "hook-token"}});
     create(&repositories, repository("app", label, spec)).await?;
     let spec =
         json!({"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": ">=1.0.0"}}});
@@ -405,6 +413,11 @@ async fn a_policy_follows_a_pushed_tag_as_soon_as_the_webhook_hears_of_it() -> a
         Some(image.as_str())
     );
     assert_eq!(scanned.last_scan_result.map(|scan| scan.tag_count), Some(2));
+    let hook = scanned.webhook_path.expect("the webhook path is published");
+    assert_eq!(
+        hook,
+        sluice_image_reflector::webhook::webhook_path("t0ken", "app", namespace)
+    );
 
     push(&registry.address, "demo/app", &["1.2.0"], None)?;
     let event = json!({"events": [{
@@ -414,10 +427,7 @@ async fn a_policy_follows_a_pushed_tag_as_soon_as_the_webhook_hears_of_it() -> a
         "request": {"host": registry.address},
     }]});
     let answer = reqwest::Client::new()
-        .post(format!(
-            "http://127.0.0.1:{}/hooks/registry",
-            controller.port
-        ))
+        .post(format!("http://127.0.0.1:{}{hook}", controller.port))
         .json(&event)
         .send()
         .await?;

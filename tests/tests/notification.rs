@@ -35,6 +35,7 @@ fn options() -> RuntimeOptions {
         metrics_addr: "127.0.0.1:0".parse().expect("a socket address"),
         log_format: sluice_runtime::options::LogFormat::Text,
         log_level: "info".into(),
+        no_cross_namespace_refs: false,
     }
 }
 

@@ -54,6 +54,7 @@ fn options(kubeconfig: &Path, metrics_port: u16) -> RuntimeOptions {
             .expect("an address"),
         log_format: LogFormat::Text,
         log_level: "info".into(),
+        no_cross_namespace_refs: false,
     }
 }
 
@@ -229,9 +230,10 @@ async fn start_controllers(cluster: &LocalCluster, scratch: &Path) -> anyhow::Re
     let core = Runtime::new("core", client.clone(), options(kubeconfig, core_port));
     let flags = CoreFlags {
         storage_path: scratch.join("artifacts"),
+        storage_addr: None,
         storage_adv_addr: Some(format!("127.0.0.1:{core_port}")),
         default_service_account: None,
-        no_cross_namespace_refs: false,
+        allow_file_sources: false,
     };
     tokio::spawn(sluice_promotion::controller::run(core.clone(), flags));
     let reflector = Runtime::new(

@@ -10,11 +10,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Client;
-use kube::api::{Api, PostParams};
 use serde_json::Value;
+use sluice_servers::cluster::service_account_token;
 use sluice_servers::process::{ManagedProcess, spawn};
 
 use crate::install::NAMESPACE;
@@ -85,28 +83,6 @@ pub fn token_kubeconfig(server: &str, ca: &Path, user: &str, token: &str) -> Str
     )
 }
 
-/// Asks the API server for a token of the ServiceAccount `name` in [`NAMESPACE`].
-///
-/// Errors: the ServiceAccount does not exist or the API refused.
-async fn service_account_token(client: &Client, name: &str) -> anyhow::Result<String> {
-    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(TOKEN_SECONDS),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let answer = api
-        .create_token_request(name, &PostParams::default(), &request)
-        .await
-        .with_context(|| format!("requesting a token of ServiceAccount {NAMESPACE}/{name}"))?;
-    answer
-        .status
-        .and_then(|status| status.token)
-        .context("the TokenRequest answer has no token")
-}
-
 /// Where a controller process reaches the cluster and keeps its files.
 pub struct Target<'a> {
     /// The `admin` client, to request tokens with.
@@ -131,7 +107,8 @@ pub async fn start(
         .as_str()
         .context("a Deployment without a name")?;
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
-    let token = service_account_token(target.client, name).await?;
+    let token =
+        service_account_token(target.client, NAMESPACE, name, TOKEN_SECONDS).await?;
     let kubeconfig = target.dir.join(format!("{name}.kubeconfig"));
     std::fs::write(
         &kubeconfig,
@@ -150,7 +127,9 @@ pub async fn start(
         overrides.push(("storage-path", storage.display().to_string()));
     }
     if container["args"][1] == "core" {
-        overrides.push(("storage-adv-addr", address.clone()));
+        let internal = format!("127.0.0.1:{}", sluice_servers::ports::free_port()?);
+        overrides.push(("storage-addr", internal.clone()));
+        overrides.push(("storage-adv-addr", internal));
     }
     let mut command = Command::new(std::env::current_exe().context("finding the sluice binary")?);
     command

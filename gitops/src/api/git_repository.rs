@@ -28,9 +28,14 @@ use super::references::LocalObjectReference;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct GitRepositorySpec {
-    /// Repository URL: `http://`, `https://`, `ssh://`, `git://` or `file://` (scp-like `user@host:repo` is rejected,
-    /// as in Flux).
-    #[schemars(regex(pattern = r"^(http|https|ssh|git|file)://.*$"))]
+    /// Repository URL: `http://`, `https://` or `ssh://`, as Flux's pattern (`git://` and
+    /// scp-like `user@host:repo` are refused); `file://` is admitted here but fetched only by a
+    /// controller run with `--allow-file-sources` (see `sluice_gitops::source::policy`).
+    #[schemars(regex(pattern = r"^(http|https|ssh|file)://.*$"))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.matches('^(http|https|ssh|file)://.*$')",
+        "message": "url must be an http://, https:// or ssh:// URL (git:// and scp-like addresses are refused as in Flux; file:// only on a controller run with --allow-file-sources)"
+    }]))]
     pub url: String,
     /// Secret in the same namespace with the credentials: `username`/`password`, `bearerToken`,
     /// `ca.crt`, `tls.crt`/`tls.key`, or `identity`/`known_hosts` for SSH.

@@ -31,6 +31,11 @@ struct GiteaStatus {
 struct GiteaBranch {
     #[serde(rename = "ref")]
     name: String,
+    #[serde(default)]
+    sha: String,
+    /// The repository the branch is in; 0 when Gitea leaves it out (a deleted fork).
+    #[serde(default)]
+    repo_id: i64,
 }
 
 #[derive(Deserialize)]
@@ -45,11 +50,20 @@ struct GiteaPull {
     base: GiteaBranch,
 }
 
+impl GiteaPull {
+    /// Whether the head branch is in the base repository (not a fork, nor a deleted fork).
+    fn same_repository(&self) -> bool {
+        self.head.repo_id != 0 && self.head.repo_id == self.base.repo_id
+    }
+}
+
 impl From<GiteaPull> for PullRequest {
     fn from(pull: GiteaPull) -> Self {
         PullRequest {
+            same_repository: pull.same_repository(),
             number: pull.number,
             url: pull.html_url,
+            head_sha: pull.head.sha,
             head: pull.head.name,
             base: pull.base.name,
             title: pull.title,
@@ -121,10 +135,11 @@ impl GiteaClient {
         let path = format!("{}/pulls?state=open&limit=50", self.repo);
         let open: Vec<GiteaPull> = self.rest.get(&path).await?;
         let body = json!({"title": content.title, "body": content.body, "head": content.head, "base": content.base});
-        match open
-            .into_iter()
-            .find(|pull| pull.head.name == content.head && pull.base.name == content.base)
-        {
+        match open.into_iter().find(|pull| {
+            pull.same_repository()
+                && pull.head.name == content.head
+                && pull.base.name == content.base
+        }) {
             Some(existing) => {
                 let path = format!("{}/pulls/{}", self.repo, existing.number);
                 let edit = json!({"title": content.title, "body": content.body});
@@ -148,9 +163,13 @@ impl GiteaClient {
         self.rest.get::<GiteaPull>(&path).await.map(Into::into)
     }
 
-    pub(super) async fn merge_pull_request(&self, number: u64) -> Result<(), ForgeError> {
+    pub(super) async fn merge_pull_request(
+        &self,
+        number: u64,
+        head_sha: &str,
+    ) -> Result<(), ForgeError> {
         let path = format!("{}/pulls/{number}/merge", self.repo);
-        let body = json!({"Do": "merge"});
+        let body = json!({"Do": "merge", "head_commit_id": head_sha});
         self.rest.send(Method::POST, &path, Some(&body)).await
     }
 

@@ -1,14 +1,23 @@
 //! GitHub (and GitHub Enterprise at `https://HOST/api/v3`) through the octocrab crate.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use octocrab::Octocrab;
+use http_body_util::Limited;
 use octocrab::models::{IssueState, StatusState};
 use octocrab::params::State;
 use octocrab::params::pulls::MergeMethod;
+use octocrab::service::middleware::auth_header::AuthHeaderLayer;
+use octocrab::service::middleware::base_uri::BaseUriLayer;
+use octocrab::service::middleware::extra_headers::ExtraHeadersLayer;
+use octocrab::service::middleware::reqwest_connector::ReqwestConnector;
+use octocrab::{AuthState, Octocrab, OctocrabBuilder};
+use reqwest::header::{HeaderValue, USER_AGENT};
+use tower::util::MapResponseLayer;
 
 use super::{
-    CommitState, CommitStatus, ForgeError, PullRequest, PullRequestContent, RepositoryRef,
+    CommitState, CommitStatus, ForgeError, MAX_ANSWER_BYTES, PullRequest, PullRequestContent,
+    RepositoryRef,
 };
 
 /// A client of one GitHub repository.
@@ -20,7 +29,12 @@ pub struct GitHubClient {
 }
 
 impl GitHubClient {
-    /// A client of `repository` with the personal access token `token`.
+    /// A client of `repository` with the personal access token `token`: octocrab over a
+    /// `reqwest` client whose requests are bounded by `timeout`, reading no answer past
+    /// [`MAX_ANSWER_BYTES`] (octocrab's default stack reads answers whole).
+    ///
+    /// Errors: [`ForgeError::Unreachable`] when the API address or the token cannot be sent as
+    /// HTTP, or the HTTP client cannot be built.
     pub(super) fn new(
         repository: RepositoryRef,
         token: &str,
@@ -32,18 +46,37 @@ impl GitHubClient {
         } else {
             format!("{}/api/v3", repository.origin())
         };
-        let unreachable = |error: octocrab::Error| ForgeError::Unreachable {
+        let unusable = |what: &str, error: &dyn std::error::Error| ForgeError::Unreachable {
             forge: api.clone(),
-            message: error.to_string(),
+            message: format!("{what}: {error}"),
         };
-        let octocrab = Octocrab::builder()
-            .base_uri(api.as_str())
-            .map_err(unreachable)?
-            .personal_token(token.to_owned())
-            .set_connect_timeout(Some(timeout))
-            .set_read_timeout(Some(timeout))
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
             .build()
-            .map_err(unreachable)?;
+            .map_err(|error| unusable("HTTP client", &error))?;
+        let base_uri: http::Uri = api
+            .parse()
+            .map_err(|error| unusable("API address", &error))?;
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|error| unusable("token", &error))?;
+        authorization.set_sensitive(true);
+        let capped = MapResponseLayer::new(|response: http::Response<_>| {
+            response.map(|body| Limited::new(body, MAX_ANSWER_BYTES))
+        });
+        let user_agent = vec![(USER_AGENT, HeaderValue::from_static("sluice"))];
+        let octocrab = OctocrabBuilder::new_empty()
+            .with_service(ReqwestConnector::new(http))
+            .with_layer(&capped)
+            .with_layer(&ExtraHeadersLayer::new(Arc::new(user_agent)))
+            .with_layer(&BaseUriLayer::new(base_uri.clone()))
+            .with_layer(&AuthHeaderLayer::new(
+                Some(authorization),
+                base_uri.clone(),
+                base_uri,
+            ))
+            .with_auth(AuthState::None)
+            .build()
+            .unwrap_or_else(|never| match never {});
         Ok(GitHubClient {
             octocrab,
             api,
@@ -71,7 +104,7 @@ impl GitHubClient {
             }
             other => ForgeError::Unreachable {
                 forge: self.api.clone(),
-                message: other.to_string(),
+                message: sluice_runtime::error_text::chain(&other),
             },
         }
     }
@@ -139,7 +172,8 @@ impl GitHubClient {
             .send()
             .await
             .map_err(|error| self.error(error))?;
-        let pull = match open.items.into_iter().next() {
+        let ours = open.items.into_iter().find(|pull| same_repository(pull));
+        let pull = match ours {
             Some(existing) => {
                 pulls
                     .update(existing.number)
@@ -172,9 +206,18 @@ impl GitHubClient {
             .map_err(|error| self.error(error))
     }
 
-    pub(super) async fn merge_pull_request(&self, number: u64) -> Result<(), ForgeError> {
+    pub(super) async fn merge_pull_request(
+        &self,
+        number: u64,
+        head_sha: &str,
+    ) -> Result<(), ForgeError> {
         let pulls = self.octocrab.pulls(&self.owner, &self.name);
-        let merge = pulls.merge(number).method(MergeMethod::Merge).send().await;
+        let merge = pulls
+            .merge(number)
+            .method(MergeMethod::Merge)
+            .sha(head_sha)
+            .send()
+            .await;
         merge.map(|_| ()).map_err(|error| self.error(error))
     }
 
@@ -188,10 +231,18 @@ impl GitHubClient {
     }
 }
 
+/// Whether `pull`'s head branch is in its base repository (not a fork, nor a deleted fork).
+fn same_repository(pull: &octocrab::models::pulls::PullRequest) -> bool {
+    let head = pull.head.repo.as_ref().map(|repo| repo.id);
+    head.is_some() && head == pull.base.repo.as_ref().map(|repo| repo.id)
+}
+
 fn convert(pull: octocrab::models::pulls::PullRequest) -> PullRequest {
     PullRequest {
+        same_repository: same_repository(&pull),
         number: pull.number,
         url: pull.html_url.map(|url| url.to_string()).unwrap_or_default(),
+        head_sha: pull.head.sha,
         head: pull.head.ref_field,
         base: pull.base.ref_field,
         title: pull.title.unwrap_or_default(),

@@ -54,6 +54,10 @@ struct GitLabMergeRequest {
     state: String,
     source_branch: String,
     target_branch: String,
+    #[serde(default)]
+    sha: Option<String>,
+    source_project_id: u64,
+    target_project_id: u64,
 }
 
 impl From<GitLabMergeRequest> for PullRequest {
@@ -61,6 +65,8 @@ impl From<GitLabMergeRequest> for PullRequest {
         PullRequest {
             number: request.iid,
             url: request.web_url,
+            head_sha: request.sha.unwrap_or_default(),
+            same_repository: request.source_project_id == request.target_project_id,
             head: request.source_branch,
             base: request.target_branch,
             title: request.title,
@@ -125,7 +131,10 @@ impl GitLabClient {
             self.project, content.head, content.base
         );
         let open: Vec<GitLabMergeRequest> = self.rest.get(&path).await?;
-        let request = match open.into_iter().next() {
+        let ours = open
+            .into_iter()
+            .find(|request| request.source_project_id == request.target_project_id);
+        let request = match ours {
             Some(existing) => {
                 let path = format!("{}/merge_requests/{}", self.project, existing.iid);
                 let edit = json!({"title": content.title, "description": content.body});
@@ -157,9 +166,14 @@ impl GitLabClient {
             .map(Into::into)
     }
 
-    pub(super) async fn merge_pull_request(&self, number: u64) -> Result<(), ForgeError> {
+    pub(super) async fn merge_pull_request(
+        &self,
+        number: u64,
+        head_sha: &str,
+    ) -> Result<(), ForgeError> {
         let path = format!("{}/merge_requests/{number}/merge", self.project);
-        self.rest.send(Method::PUT, &path, None).await
+        let body = json!({"sha": head_sha});
+        self.rest.send(Method::PUT, &path, Some(&body)).await
     }
 
     pub(super) async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {

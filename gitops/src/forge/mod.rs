@@ -2,6 +2,10 @@
 //! statuses (Flux's notification-controller commit-status providers) and pull requests (image
 //! automation on a branch, promotion between stages). GitHub goes through the `octocrab` crate;
 //! GitLab and Gitea, which have no maintained Rust client, through `reqwest` on their REST APIs.
+//!
+//! A forge's address comes from a tenant's Provider, so a forge is not trusted: every call is
+//! bounded by the Provider's `timeout` (its expiry drops the call and whatever it was doing), and
+//! no answer is read past [`MAX_ANSWER_BYTES`].
 
 mod gitea;
 mod github;
@@ -40,6 +44,10 @@ pub struct CommitStatus {
     pub target_url: Option<String>,
 }
 
+/// The largest answer body read from a forge, in bytes (1 MiB): a longer answer is an error,
+/// read no further.
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
+
 /// A pull (GitLab: merge) request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PullRequest {
@@ -49,6 +57,12 @@ pub struct PullRequest {
     pub url: String,
     /// The branch it merges.
     pub head: String,
+    /// The commit its head branch is at (SHA-1, hex).
+    pub head_sha: String,
+    /// Whether its head branch is in the repository itself; `false` for a pull request from a
+    /// fork (GitHub `head.repo`, GitLab `source_project_id`, Gitea `head.repo_id`), which
+    /// Sluice never adopts or merges.
+    pub same_repository: bool,
     /// The branch it merges into.
     pub base: String,
     /// Its title.
@@ -129,8 +143,16 @@ pub enum ForgeKind {
     Gitea,
 }
 
-/// A client of one repository on one forge.
-pub enum Forge {
+/// A client of one repository on one forge; each call is bounded by the timeout it was built
+/// with.
+pub struct Forge {
+    client: Client,
+    timeout: Duration,
+    api: String,
+}
+
+/// The client of each kind of forge.
+enum Client {
     /// Through octocrab.
     GitHub(github::GitHubClient),
     /// Through GitLab's REST API v4.
@@ -139,10 +161,24 @@ pub enum Forge {
     Gitea(gitea::GiteaClient),
 }
 
+/// Calls `$method($args)` on the kind's client, bounded by the forge's timeout.
+macro_rules! dispatch {
+    ($forge:expr, $method:ident($($arg:expr),*)) => {
+        $forge.bounded(async {
+            match &$forge.client {
+                Client::GitHub(client) => client.$method($($arg),*).await,
+                Client::GitLab(client) => client.$method($($arg),*).await,
+                Client::Gitea(client) => client.$method($($arg),*).await,
+            }
+        })
+    };
+}
+
 impl Forge {
     /// A client of the repository at `address` (its web address, e.g.
     /// `https://github.com/org/fleet`, as a Flux Provider's `address`), authenticated by
-    /// `token`, each request bounded by `timeout`.
+    /// `token`, each call (with every request it makes) bounded by `timeout`, as Flux's
+    /// Provider `timeout`.
     ///
     /// Errors: the address names no repository ([`ForgeError::Repository`]), or the HTTP client
     /// cannot be built.
@@ -153,15 +189,38 @@ impl Forge {
         timeout: Duration,
     ) -> Result<Forge, ForgeError> {
         let repository = RepositoryRef::parse(address)?;
-        Ok(match kind {
+        let api = repository.origin();
+        let client = match kind {
             ForgeKind::GitHub => {
-                Forge::GitHub(github::GitHubClient::new(repository, token, timeout)?)
+                Client::GitHub(github::GitHubClient::new(repository, token, timeout)?)
             }
             ForgeKind::GitLab => {
-                Forge::GitLab(gitlab::GitLabClient::new(repository, token, timeout)?)
+                Client::GitLab(gitlab::GitLabClient::new(repository, token, timeout)?)
             }
-            ForgeKind::Gitea => Forge::Gitea(gitea::GiteaClient::new(repository, token, timeout)?),
+            ForgeKind::Gitea => Client::Gitea(gitea::GiteaClient::new(repository, token, timeout)?),
+        };
+        Ok(Forge {
+            client,
+            timeout,
+            api,
         })
+    }
+
+    /// Runs `call`, dropping it (and whatever it was doing) when the timeout expires.
+    ///
+    /// Errors: `call`'s, or [`ForgeError::Unreachable`] when it did not finish in time.
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, ForgeError>>,
+    ) -> Result<T, ForgeError> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ForgeError::Unreachable {
+                    forge: self.api.clone(),
+                    message: format!("no answer within {:?}", self.timeout),
+                })
+            })
     }
 
     /// Reads the repository, to check that the forge answers and accepts the token.
@@ -169,11 +228,7 @@ impl Forge {
     /// Errors: as [`ForgeError`] (404 when the repository does not exist or the token cannot
     /// see it).
     pub async fn check(&self) -> Result<(), ForgeError> {
-        match self {
-            Forge::GitHub(client) => client.check().await,
-            Forge::GitLab(client) => client.check().await,
-            Forge::Gitea(client) => client.check().await,
-        }
+        dispatch!(self, check()).await
     }
 
     /// Posts `status` on commit `sha` (40 hex digits).
@@ -184,71 +239,51 @@ impl Forge {
         sha: &str,
         status: &CommitStatus,
     ) -> Result<(), ForgeError> {
-        match self {
-            Forge::GitHub(client) => client.set_commit_status(sha, status).await,
-            Forge::GitLab(client) => client.set_commit_status(sha, status).await,
-            Forge::Gitea(client) => client.set_commit_status(sha, status).await,
-        }
+        dispatch!(self, set_commit_status(sha, status)).await
     }
 
     /// The newest status of each context on commit `sha`.
     ///
     /// Errors: as [`ForgeError`].
     pub async fn commit_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
-        let listed = match self {
-            Forge::GitHub(client) => client.commit_statuses(sha).await,
-            Forge::GitLab(client) => client.commit_statuses(sha).await,
-            Forge::Gitea(client) => client.commit_statuses(sha).await,
-        }?;
+        let listed = dispatch!(self, commit_statuses(sha)).await?;
         Ok(newest_per_context(listed))
     }
 
-    /// Opens a pull request for `content`, or, when one is open already from the same head into
-    /// the same base, updates its title and body: one pull request per head branch.
+    /// Opens a pull request for `content`, or, when one is open already from the same head branch
+    /// of this repository into the same base, updates its title and body: one pull request per
+    /// head branch. A pull request from a fork with the same branch name is never adopted.
     ///
     /// Errors: as [`ForgeError`].
     pub async fn upsert_pull_request(
         &self,
         content: &PullRequestContent,
     ) -> Result<PullRequest, ForgeError> {
-        match self {
-            Forge::GitHub(client) => client.upsert_pull_request(content).await,
-            Forge::GitLab(client) => client.upsert_pull_request(content).await,
-            Forge::Gitea(client) => client.upsert_pull_request(content).await,
-        }
+        dispatch!(self, upsert_pull_request(content)).await
     }
 
     /// The pull request `number`.
     ///
     /// Errors: as [`ForgeError`] (404 when it does not exist).
     pub async fn pull_request(&self, number: u64) -> Result<PullRequest, ForgeError> {
-        match self {
-            Forge::GitHub(client) => client.pull_request(number).await,
-            Forge::GitLab(client) => client.pull_request(number).await,
-            Forge::Gitea(client) => client.pull_request(number).await,
-        }
+        dispatch!(self, pull_request(number)).await
     }
 
-    /// Merges pull request `number` with a merge commit.
+    /// Merges pull request `number` with a merge commit, only while its head is commit
+    /// `head_sha`: the forge refuses when the branch moved (GitHub and GitLab `sha`, Gitea
+    /// `head_commit_id`).
     ///
-    /// Errors: as [`ForgeError`] (e.g. 405/409 when it cannot be merged).
-    pub async fn merge_pull_request(&self, number: u64) -> Result<(), ForgeError> {
-        match self {
-            Forge::GitHub(client) => client.merge_pull_request(number).await,
-            Forge::GitLab(client) => client.merge_pull_request(number).await,
-            Forge::Gitea(client) => client.merge_pull_request(number).await,
-        }
+    /// Errors: as [`ForgeError`] (e.g. 405/409 when it cannot be merged or its head is not
+    /// `head_sha`).
+    pub async fn merge_pull_request(&self, number: u64, head_sha: &str) -> Result<(), ForgeError> {
+        dispatch!(self, merge_pull_request(number, head_sha)).await
     }
 
     /// Adds a comment with `body` (Markdown) to pull request `number`.
     ///
     /// Errors: as [`ForgeError`].
     pub async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
-        match self {
-            Forge::GitHub(client) => client.comment(number, body).await,
-            Forge::GitLab(client) => client.comment(number, body).await,
-            Forge::Gitea(client) => client.comment(number, body).await,
-        }
+        dispatch!(self, comment(number, body)).await
     }
 }
 
@@ -267,6 +302,68 @@ fn newest_per_context(statuses: Vec<CommitStatus>) -> Vec<CommitStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::{Body, Bytes};
+
+    /// Serves, on 127.0.0.1, a hostile forge a tenant's Provider may name: an endless `200`
+    /// answer to every call about repositories of the owner `endless` (whatever the API's
+    /// prefix), and no answer at all to the others. Returns its origin.
+    async fn hostile_forge() -> String {
+        let app = axum::Router::new().fallback(|uri: http::Uri| async move {
+            if !uri.path().contains("endless") {
+                std::future::pending::<()>().await;
+            }
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            Body::from_stream(futures::stream::repeat_with(move || {
+                Ok::<_, std::io::Error>(chunk.clone())
+            }))
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let address = listener.local_addr().expect("an address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_read_no_further_than_the_cap() {
+        let origin = hostile_forge().await;
+        for kind in [ForgeKind::Gitea, ForgeKind::GitLab, ForgeKind::GitHub] {
+            let forge = Forge::new(
+                kind,
+                &format!("{origin}/endless/fleet"),
+                "token",
+                Duration::from_secs(30),
+            )
+            .expect("a client");
+            let started = std::time::Instant::now();
+            let error = forge.check().await.expect_err("refused");
+            let text = error.to_string();
+            assert!(
+                text.contains("larger than") || text.contains("length limit"),
+                "{kind:?}: {text}"
+            );
+            assert!(started.elapsed() < Duration::from_secs(20), "{kind:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_forge_that_never_answers_is_given_up_at_the_timeout() {
+        let origin = hostile_forge().await;
+        for kind in [ForgeKind::Gitea, ForgeKind::GitHub] {
+            let forge = Forge::new(
+                kind,
+                &format!("{origin}/silent/fleet"),
+                "token",
+                Duration::from_millis(300),
+            )
+            .expect("a client");
+            let started = std::time::Instant::now();
+            let error = forge.pull_request(1).await.expect_err("given up");
+            assert!(matches!(error, ForgeError::Unreachable { .. }), "{error}");
+            assert!(started.elapsed() < Duration::from_secs(5), "{kind:?}");
+        }
+    }
 
     fn status(context: &str, state: CommitState) -> CommitStatus {
         CommitStatus {

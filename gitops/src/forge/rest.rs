@@ -1,5 +1,5 @@
 //! The JSON-over-HTTP calls the Gitea and GitLab clients share, with their errors mapped to
-//! [`ForgeError`].
+//! [`ForgeError`]; no answer is read past [`MAX_ANSWER_BYTES`].
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::ForgeError;
+use super::{ForgeError, MAX_ANSWER_BYTES};
 
 /// An authenticated client of one forge's REST API.
 pub(super) struct RestClient {
@@ -93,18 +93,78 @@ impl RestClient {
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        let text = response.text().await.map_err(unreachable)?;
+        let text = read_capped(response).await.map_err(|error| match error {
+            CappedRead::Failed(error) => unreachable(error),
+            CappedRead::TooLarge => ForgeError::Api {
+                forge: self.api.clone(),
+                status: status.as_u16(),
+                message: format!("{path}: the answer is larger than {MAX_ANSWER_BYTES} bytes"),
+            },
+        })?;
         match status {
             status if status.is_success() => Ok(text),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(ForgeError::Unauthorized {
                 forge: self.api.clone(),
-                message: text,
+                message: excerpt(&text),
             }),
             status => Err(ForgeError::Api {
                 forge: self.api.clone(),
                 status: status.as_u16(),
-                message: text,
+                message: excerpt(&text),
             }),
         }
+    }
+}
+
+/// The longest part of an error answer kept in a [`ForgeError`], in characters: it ends up in a
+/// Ready condition.
+const ERROR_EXCERPT_CHARS: usize = 1024;
+
+/// The first [`ERROR_EXCERPT_CHARS`] characters of `text`, with `…` when cut.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(ERROR_EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// Why an answer's body was not read.
+enum CappedRead {
+    /// The connection failed or timed out.
+    Failed(reqwest::Error),
+    /// The body is longer than [`MAX_ANSWER_BYTES`]; the rest was not read.
+    TooLarge,
+}
+
+/// The body of `response` as text (invalid UTF-8 replaced), read chunk by chunk and abandoned
+/// as soon as it passes [`MAX_ANSWER_BYTES`] (or announces more).
+async fn read_capped(mut response: reqwest::Response) -> Result<String, CappedRead> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(CappedRead::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(CappedRead::Failed)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(CappedRead::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_answers_are_cut_to_an_excerpt() {
+        assert_eq!(excerpt("not found"), "not found");
+        let long = "é".repeat(ERROR_EXCERPT_CHARS + 5);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), ERROR_EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
     }
 }

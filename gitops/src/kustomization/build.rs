@@ -20,6 +20,10 @@ use crate::api::kustomization::KustomizationSpec;
 use sluice_kustomize::substitute::{self, Variables};
 use sluice_kustomize::{BuildOptions, KUSTOMIZATION_FILES, limits};
 
+/// What the engine's messages for input past its [`limits`] say (`... refused by
+/// sluice_kustomize::limits::MAX_DEPTH`), as opposed to YAML that does not parse.
+const LIMIT_REFUSAL: &str = "refused by sluice_kustomize::limits::";
+
 /// Who applies the objects: stamped as the owner labels.
 pub struct Owner<'a> {
     /// The Kustomization's name.
@@ -139,9 +143,11 @@ fn manifests(dir: &Path, base: &Path) -> std::io::Result<Vec<String>> {
     Ok(found)
 }
 
-/// A `.yaml`/`.yml`/`.json` file whose documents all carry `apiVersion` and `kind`; not one
-/// larger than [`limits::MAX_FILE_BYTES`] or past the engine's YAML limits (which the build
-/// would refuse anyway).
+/// Whether `path` is listed in a generated `kustomization.yaml`: a `.yaml`/`.yml`/`.json` file
+/// whose documents all carry `apiVersion` and `kind`, or one past the engine's [`limits`]
+/// (larger than [`limits::MAX_FILE_BYTES`], or YAML past its alias or nesting limits), so that
+/// the build refuses it naming the file instead of leaving it out unseen. Other files (notes,
+/// Helm templates that are not YAML) are left out, as Flux's generator leaves them.
 fn is_manifest(path: &Path) -> bool {
     let yaml = path
         .extension()
@@ -149,15 +155,17 @@ fn is_manifest(path: &Path) -> bool {
     if !yaml {
         return false;
     }
-    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= limits::MAX_FILE_BYTES);
-    if !small {
+    let Ok(metadata) = std::fs::metadata(path) else {
         return false;
+    };
+    if metadata.len() > limits::MAX_FILE_BYTES {
+        return true;
     }
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };
-    if limits::check_yaml(&text).is_err() {
-        return false;
+    if let Err(message) = limits::check_yaml(&text) {
+        return message.contains(LIMIT_REFUSAL);
     }
     let documents: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
         .filter_map(|doc| serde::Deserialize::deserialize(doc).ok())
@@ -297,15 +305,64 @@ mod tests {
         );
         assert!(matches!(refused, Err(Error::BuildFailed(m)) if m.contains("MAX_ALIAS_NODES")));
         std::fs::remove_file(root.path().join("kustomization.yaml")).unwrap_or(());
-        std::fs::write(root.path().join("bomb.yaml"), format!("apiVersion: v1\nkind: List\n{bomb}")).unwrap();
-        let skipped = build(
+        std::fs::write(
+            root.path().join("bomb.yaml"),
+            format!("apiVersion: v1\nkind: List\n{bomb}"),
+        )
+        .unwrap();
+        let named = build(
             root.path(),
             &spec(json!({})),
             &Variables::new(),
             &OWNER,
             later(),
         );
-        assert!(matches!(skipped, Ok(objects) if objects.is_empty()));
+        assert!(
+            matches!(&named, Err(Error::BuildFailed(m)) if m.contains("bomb.yaml") && m.contains("MAX_ALIAS_NODES")),
+            "{named:?}"
+        );
+    }
+
+    #[test]
+    fn files_past_the_engines_limits_fail_the_build_naming_them() {
+        let root = tempfile::tempdir().unwrap();
+        let build_afresh = || {
+            // A build writes its kustomization.yaml; a generated one is made anew each time.
+            std::fs::remove_file(root.path().join("kustomization.yaml")).unwrap_or(());
+            build(
+                root.path(),
+                &spec(json!({})),
+                &Variables::new(),
+                &OWNER,
+                later(),
+            )
+        };
+        std::fs::write(root.path().join("notes.yaml"), "{ not: [yaml\n").unwrap();
+        std::fs::write(
+            root.path().join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+        )
+        .unwrap();
+        let fine = build_afresh();
+        assert!(
+            matches!(&fine, Ok(objects) if objects.len() == 1),
+            "{fine:?}"
+        );
+        let deep = format!("{}x\n", "- ".repeat(limits::MAX_DEPTH + 1));
+        std::fs::write(root.path().join("deep.yaml"), deep).unwrap();
+        let refused = build_afresh();
+        assert!(
+            matches!(&refused, Err(Error::BuildFailed(m)) if m.contains("deep.yaml") && m.contains("MAX_DEPTH")),
+            "{refused:?}"
+        );
+        std::fs::remove_file(root.path().join("deep.yaml")).unwrap();
+        let large = vec![b'#'; limits::MAX_FILE_BYTES as usize + 1];
+        std::fs::write(root.path().join("large.yaml"), large).unwrap();
+        let refused = build_afresh();
+        assert!(
+            matches!(&refused, Err(Error::BuildFailed(m)) if m.contains("large.yaml") && m.contains("MAX_FILE_BYTES")),
+            "{refused:?}"
+        );
     }
 
     #[test]

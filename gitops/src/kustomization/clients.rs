@@ -1,7 +1,7 @@
 //! The clients a Kustomization acts through: the controller's own, or one impersonating a
-//! tenant's ServiceAccount (`system:serviceaccount:<namespace>:<name>` with its groups), cached
-//! per account so a reconcile does not build a new HTTP client as Flux does; and the API
-//! discovery of each kind, cached per (apiVersion, kind).
+//! tenant's ServiceAccount (`system:serviceaccount:<namespace>:<name>`, with the groups the API
+//! server gives it), cached per account so a reconcile does not build a new HTTP client as Flux
+//! does; and the API discovery of each kind, cached per (apiVersion, kind).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -66,12 +66,11 @@ impl Clients {
             .config
             .clone()
             .ok_or_else(|| failed("no client config to impersonate with".into()))?;
+        // No Impersonate-Group: the API server gives an impersonated ServiceAccount its groups
+        // (`system:serviceaccounts`, `system:serviceaccounts:<namespace>`,
+        // `system:authenticated`) itself, so the controller needs `impersonate` on
+        // serviceaccounts only, never on groups (which would let it claim `system:masters`).
         config.auth_info.impersonate = Some(format!("system:serviceaccount:{namespace}:{account}"));
-        config.auth_info.impersonate_groups = Some(vec![
-            "system:serviceaccounts".into(),
-            format!("system:serviceaccounts:{namespace}"),
-            "system:authenticated".into(),
-        ]);
         let client = Client::try_from(config).map_err(|e| failed(e.to_string()))?;
         cache.insert(key, client.clone());
         Ok(client)

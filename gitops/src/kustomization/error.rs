@@ -1,6 +1,8 @@
 //! Why a Kustomization reconcile failed, with Flux's condition reasons.
 
 use sluice_runtime::ReconcileError;
+use sluice_runtime::redact::Redactor;
+use sluice_runtime::references::AccessDenied;
 
 /// Errors of a Kustomization reconcile.
 #[derive(Debug, thiserror::Error)]
@@ -9,8 +11,8 @@ pub enum Error {
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
     /// A cross-namespace reference is blocked by `--no-cross-namespace-refs` (terminal).
-    #[error("{0}")]
-    AccessDenied(String),
+    #[error(transparent)]
+    AccessDenied(#[from] AccessDenied),
     /// The source does not exist or has no artifact yet.
     #[error("{0}")]
     SourceNotReady(String),
@@ -37,6 +39,29 @@ pub enum Error {
     HealthCheckCanceled(String),
 }
 
+impl Error {
+    /// This error with each Secret value `redactor` holds replaced by `*****` in its message
+    /// (an API server's refusal quotes the values it refused, substituted ones included).
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        if redactor.is_empty() {
+            return self;
+        }
+        let redact = |message: String| redactor.redact(&message);
+        match self {
+            Error::InvalidSpec(message) => Error::InvalidSpec(redact(message)),
+            Error::AccessDenied(denied) => Error::AccessDenied(denied),
+            Error::SourceNotReady(message) => Error::SourceNotReady(redact(message)),
+            Error::DependencyNotReady(message) => Error::DependencyNotReady(redact(message)),
+            Error::ArtifactFailed(message) => Error::ArtifactFailed(redact(message)),
+            Error::BuildFailed(message) => Error::BuildFailed(redact(message)),
+            Error::ReconciliationFailed(message) => Error::ReconciliationFailed(redact(message)),
+            Error::PruneFailed(message) => Error::PruneFailed(redact(message)),
+            Error::HealthCheckFailed(message) => Error::HealthCheckFailed(redact(message)),
+            Error::HealthCheckCanceled(revision) => Error::HealthCheckCanceled(redact(revision)),
+        }
+    }
+}
+
 impl ReconcileError for Error {
     fn reason(&self) -> String {
         match self {
@@ -56,5 +81,25 @@ impl ReconcileError for Error {
 
     fn is_stalled(&self) -> bool {
         matches!(self, Error::InvalidSpec(_) | Error::AccessDenied(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_reaches_every_message() {
+        let redactor = Redactor::new(["hunter22"]);
+        let failed = Error::ReconciliationFailed(
+            "ConfigMap/a/b apply failed (Invalid) metadata.labels: Invalid value: \"hunter22\""
+                .into(),
+        )
+        .redacted(&redactor);
+        assert_eq!(failed.reason(), "ReconciliationFailed");
+        assert!(!failed.to_string().contains("hunter22"));
+        assert!(failed.to_string().contains("\"*****\""));
+        let built = Error::BuildFailed("hunter22".into()).redacted(&Redactor::default());
+        assert_eq!(built.to_string(), "hunter22");
     }
 }

@@ -2,7 +2,9 @@
 //! previous inventory, in reverse apply order, and only when the live object still carries this
 //! Kustomization's owner labels and is not annotated or labelled
 //! `kustomize.sluice.dev/prune: disabled`. Deletes use background propagation through the
-//! Kustomization's client, so the tenant's RBAC applies.
+//! Kustomization's client, so the tenant's RBAC applies. Every object is tried; those that
+//! could not be deleted are returned, so that the inventory keeps them and the next reconcile
+//! tries again (Flux drops them from the inventory, and then never deletes them).
 
 use kube::api::{DeleteParams, DynamicObject, PropagationPolicy};
 use kube::{Api, Client};
@@ -14,51 +16,85 @@ use super::error::Error;
 use super::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, PRUNE_ANNOTATION};
 use crate::inventory::InventoryObject;
 
-/// Deletes the `stale` objects (see the module doc) and returns `Kind/namespace/name` of each
-/// object deleted.
-///
-/// Errors: [`Error::PruneFailed`] naming the object the API server refused to delete.
+/// What a prune did.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    /// `Kind/namespace/name` of each object deleted.
+    pub deleted: Vec<String>,
+    /// The objects that could not be deleted, each with [`Error::PruneFailed`]'s message
+    /// naming it and the API server's answer; they stay in the inventory.
+    pub kept: Vec<(InventoryObject, String)>,
+}
+
+impl Pruned {
+    /// [`Error::PruneFailed`] naming every object kept, or `None` when none was.
+    pub fn error(&self) -> Option<Error> {
+        let messages: Vec<&str> = self.kept.iter().map(|(_, m)| m.as_str()).collect();
+        (!messages.is_empty()).then(|| Error::PruneFailed(messages.join("; ")))
+    }
+}
+
+/// Deletes the `stale` objects (see the module doc), trying each, and returns what was deleted
+/// and what could not be (an API refusal or failure, the kind's discovery failing for another
+/// reason than the kind not being served any more). An object already gone, no longer this
+/// Kustomization's, or of a kind no longer served counts as done.
 pub async fn prune(
     clients: &Clients,
     client: &Client,
     stale: &[InventoryObject],
     owner: &Owner<'_>,
-) -> Result<Vec<String>, Error> {
-    let mut deleted = Vec::new();
+) -> Pruned {
+    let mut pruned = Pruned::default();
     for object in stale {
-        let meta = &object.meta;
-        let description = if meta.namespace.is_empty() {
-            format!("{}/{}", meta.kind, meta.name)
-        } else {
-            format!("{}/{}/{}", meta.kind, meta.namespace, meta.name)
-        };
-        let failed = |e: &kube::Error| {
-            Error::PruneFailed(format!("{description} delete failed {}", api_message(e)))
-        };
-        let Ok(served) = clients.served_kind(&object.api_version(), &meta.kind).await else {
-            continue;
-        };
-        let api: Api<DynamicObject> = if served.namespaced {
-            Api::namespaced_with(client.clone(), &meta.namespace, &served.resource)
-        } else {
-            Api::all_with(client.clone(), &served.resource)
-        };
-        let Some(live) = api.get_opt(&meta.name).await.map_err(|e| failed(&e))? else {
-            continue;
-        };
-        if !may_prune(&live, owner) {
-            continue;
+        match prune_one(clients, client, object, owner).await {
+            Ok(Some(description)) => pruned.deleted.push(description),
+            Ok(None) => {}
+            Err(message) => pruned.kept.push((object.clone(), message)),
         }
-        let params = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Background),
-            ..DeleteParams::default()
-        };
-        api.delete(&meta.name, &params)
-            .await
-            .map_err(|e| failed(&e))?;
-        deleted.push(description);
     }
-    Ok(deleted)
+    pruned
+}
+
+/// Deletes `object` when [`may_prune`] allows; returns its description when it was deleted,
+/// `None` when there was nothing to delete, or the message of the failure.
+async fn prune_one(
+    clients: &Clients,
+    client: &Client,
+    object: &InventoryObject,
+    owner: &Owner<'_>,
+) -> Result<Option<String>, String> {
+    let meta = &object.meta;
+    let description = if meta.namespace.is_empty() {
+        format!("{}/{}", meta.kind, meta.name)
+    } else {
+        format!("{}/{}/{}", meta.kind, meta.namespace, meta.name)
+    };
+    let failed = |e: &kube::Error| format!("{description} delete failed {}", api_message(e));
+    let served = match clients.served_kind(&object.api_version(), &meta.kind).await {
+        Ok(served) => served,
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
+        Err(error) => return Err(failed(&error)),
+    };
+    let api: Api<DynamicObject> = if served.namespaced {
+        Api::namespaced_with(client.clone(), &meta.namespace, &served.resource)
+    } else {
+        Api::all_with(client.clone(), &served.resource)
+    };
+    let Some(live) = api.get_opt(&meta.name).await.map_err(|e| failed(&e))? else {
+        return Ok(None);
+    };
+    if !may_prune(&live, owner) {
+        return Ok(None);
+    }
+    let params = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..DeleteParams::default()
+    };
+    match api.delete(&meta.name, &params).await {
+        Ok(_) => Ok(Some(description)),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        Err(error) => Err(failed(&error)),
+    }
 }
 
 /// Whether the live object is still this Kustomization's and pruning is not disabled on it.

@@ -34,6 +34,7 @@ use crate::notification::{Event, InvolvedObject, Notifier, Severity};
 use sluice_kustomize::substitute::Variables;
 use sluice_runtime::duration::parse_go_duration;
 use sluice_runtime::finalizer;
+use sluice_runtime::redact::Redactor;
 use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
 /// The shortest `timeout` Flux derives from `interval`.
@@ -52,8 +53,6 @@ pub struct KustomizationState {
     pub revisions: SourceRevisions,
     /// `--default-service-account`.
     pub default_service_account: Option<String>,
-    /// `--no-cross-namespace-refs`.
-    pub no_cross_namespace_refs: bool,
     /// Folder for the unpacked artifacts of reconciles.
     pub workdir: PathBuf,
     /// Where the commit-status events of each applied revision go (`pending` when a new
@@ -104,13 +103,16 @@ pub async fn reconcile(
         return reconciled(finalized, retry_interval(&kustomization));
     }
     let mut progress = Progress::default();
+    let mut secrets = Redactor::default();
     let result = match finalizer::set_finalizer(&context.client, kustomization.as_ref(), true).await
     {
-        Ok(()) => reconcile_revision(&kustomization, &context.state, &mut progress).await,
+        Ok(()) => reconcile_revision(&kustomization, &context, &mut progress, &mut secrets).await,
         Err(e) => Err(Error::ReconciliationFailed(format!(
             "adding the finalizer: {e}"
         ))),
     };
+    // Nothing a Secret holds reaches the conditions, the Events, the logs or commit statuses.
+    let result = result.map_err(|error| error.redacted(&secrets));
     if let Err(error) = &result {
         tracing::info!(name = %kustomization.name_any(), namespace = ?kustomization.namespace(), %error, "reconcile failed");
     }
@@ -154,25 +156,33 @@ fn reconciled(result: Result<String, Error>, retry_interval: Duration) -> Reconc
     }
 }
 
+/// Reconciles the source's current revision; `secrets` receives the values of the Secrets
+/// read for postBuild substitution, which the caller redacts from the error.
 async fn reconcile_revision(
     kustomization: &Kustomization,
-    state: &KustomizationState,
+    context: &Context<KustomizationState>,
     progress: &mut Progress,
+    secrets: &mut Redactor,
 ) -> Result<String, Error> {
+    let state = &context.state;
     let started = Instant::now();
     let deadline = started + timeout(kustomization)?;
-    tenancy::check_references(kustomization, state.no_cross_namespace_refs)?;
+    let references = tenancy::resolve_references(kustomization, context.cross_namespace())?;
     let namespace = kustomization.namespace().unwrap_or_default();
     let name = kustomization.name_any();
-    let (source_namespace, artifact) = source_artifact(kustomization, state).await?;
-    check_dependencies(kustomization, state, &artifact.revision).await?;
+    let source_namespace = references.source.clone();
+    let artifact = source_artifact(kustomization, &source_namespace, state).await?;
+    check_dependencies(kustomization, &references, state, &artifact.revision).await?;
     progress.last_attempted_revision = Some(artifact.revision.clone());
 
     let owner = Owner {
         name: &name,
         namespace: &namespace,
     };
-    let objects = build_artifact(kustomization, state, &artifact, &owner, deadline).await?;
+    let (variables, secret_values) = variables(kustomization, state).await?;
+    *secrets = secret_values;
+    let objects =
+        build_artifact(kustomization, state, &artifact, variables, &owner, deadline).await?;
     let applied = kustomization
         .status
         .as_ref()
@@ -282,15 +292,14 @@ fn timeout(kustomization: &Kustomization) -> Result<Duration, Error> {
     }
 }
 
-/// The namespace of the source and its artifact.
+/// The artifact of the source, which is in `namespace`.
 async fn source_artifact(
     kustomization: &Kustomization,
+    namespace: &str,
     state: &KustomizationState,
-) -> Result<(String, Artifact), Error> {
-    let own = kustomization.namespace().unwrap_or_default();
+) -> Result<Artifact, Error> {
     let reference = &kustomization.spec.source_ref;
-    let namespace = reference.namespace.clone().unwrap_or(own);
-    let api: Api<GitRepository> = Api::namespaced(state.clients.own(), &namespace);
+    let api: Api<GitRepository> = Api::namespaced(state.clients.own(), namespace);
     let repository = api
         .get_opt(&reference.name)
         .await
@@ -312,26 +321,27 @@ async fn source_artifact(
             reference.name
         ))
     })?;
-    Ok((namespace, artifact))
+    Ok(artifact)
 }
 
+/// Checks every `dependsOn` Kustomization (in the namespaces `references` resolved) is ready.
 async fn check_dependencies(
     kustomization: &Kustomization,
+    references: &tenancy::ReferenceNamespaces,
     state: &KustomizationState,
     revision: &str,
 ) -> Result<(), Error> {
-    let own = kustomization.namespace().unwrap_or_default();
     let source = &kustomization.spec.source_ref;
-    let source_namespace = source.namespace.as_deref().unwrap_or(&own);
-    for dependency in &kustomization.spec.depends_on {
-        let namespace = dependency.namespace.clone().unwrap_or_else(|| own.clone());
+    let source_namespace = references.source.as_str();
+    let dependencies = kustomization.spec.depends_on.iter();
+    for (dependency, namespace) in dependencies.zip(&references.depends_on) {
         let not_ready = |why: &str| {
             Error::DependencyNotReady(format!(
                 "dependency '{namespace}/{}' is not ready: {why}",
                 dependency.name
             ))
         };
-        let api: Api<Kustomization> = Api::namespaced(state.clients.own(), &namespace);
+        let api: Api<Kustomization> = Api::namespaced(state.clients.own(), namespace);
         let found = api
             .get_opt(&dependency.name)
             .await
@@ -339,7 +349,7 @@ async fn check_dependencies(
         let found = found.ok_or_else(|| not_ready("not found"))?;
         let theirs = &found.spec.source_ref;
         let same_source = theirs.name == source.name
-            && theirs.namespace.as_deref().unwrap_or(&namespace) == source_namespace;
+            && theirs.namespace.as_deref().unwrap_or(namespace.as_str()) == source_namespace;
         if let Some(why) = depends_on::not_ready_reason(&found, same_source.then_some(revision)) {
             return Err(not_ready(&why));
         }
@@ -353,6 +363,7 @@ async fn build_artifact(
     kustomization: &Kustomization,
     state: &KustomizationState,
     artifact: &Artifact,
+    variables: Variables,
     owner: &Owner<'_>,
     deadline: Instant,
 ) -> Result<Vec<serde_json::Value>, Error> {
@@ -362,7 +373,6 @@ async fn build_artifact(
     let dir =
         tempfile::tempdir_in(&state.workdir).map_err(|e| Error::ArtifactFailed(e.to_string()))?;
     state.artifacts.unpack(artifact, dir.path()).await?;
-    let variables = variables(kustomization, state).await?;
     let spec = kustomization.spec.clone();
     let (name, namespace) = (owner.name.to_string(), owner.namespace.to_string());
     tokio::task::spawn_blocking(move || {
@@ -378,14 +388,16 @@ async fn build_artifact(
     .map_err(|e| Error::BuildFailed(e.to_string()))?
 }
 
-/// The postBuild variables: `substituteFrom` in order (later wins), then `substitute` (wins).
+/// The postBuild variables: `substituteFrom` in order (later wins), then `substitute` (wins);
+/// and a redactor of the values that came from Secrets.
 async fn variables(
     kustomization: &Kustomization,
     state: &KustomizationState,
-) -> Result<Variables, Error> {
+) -> Result<(Variables, Redactor), Error> {
     let Some(post_build) = &kustomization.spec.post_build else {
-        return Ok(Variables::new());
+        return Ok((Variables::new(), Redactor::default()));
     };
+    let mut secrets = Redactor::default();
     let namespace = kustomization.namespace().unwrap_or_default();
     let mut variables = Variables::new();
     for reference in &post_build.substitute_from {
@@ -415,6 +427,9 @@ async fn variables(
                         .collect()
                 }),
         };
+        if let (SubstituteKind::Secret, Some(data)) = (&reference.kind, &data) {
+            secrets.extend(data.values());
+        }
         match data {
             Some(data) => variables.extend(data),
             None if reference.optional => {}
@@ -422,7 +437,7 @@ async fn variables(
         }
     }
     variables.extend(post_build.substitute.clone());
-    Ok(variables)
+    Ok((variables, secrets))
 }
 
 /// Every applied object when `wait`, else `healthChecks` (apiVersion taken from the inventory

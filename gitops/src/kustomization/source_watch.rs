@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::api::{GitRepository, Kustomization};
 use sluice_runtime::REQUESTED_AT_ANNOTATION;
+use sluice_runtime::references::CrossNamespace;
 
 /// The latest artifact revision (if any) of each GitRepository, by (namespace, name).
 type RevisionMap = HashMap<(String, String), Option<String>>;
@@ -46,8 +47,15 @@ impl SourceRevisions {
 /// Watches the GitRepositories matching `label_selector` (`--watch-label-selector`) until the
 /// stream ends (process shutdown drops it), recording revisions into `revisions` and requesting
 /// reconciles of the Kustomizations (matching the same selector) of a source whose revision
-/// changed. Failures to annotate are logged: the Kustomization's interval still holds.
-pub async fn run(client: Client, revisions: SourceRevisions, label_selector: Option<String>) {
+/// changed (only those `policy` lets follow it: under the lockdown, a Kustomization of another
+/// namespace is never told a tenant's revision). Failures to annotate are logged: the
+/// Kustomization's interval still holds.
+pub async fn run(
+    client: Client,
+    revisions: SourceRevisions,
+    label_selector: Option<String>,
+    policy: CrossNamespace,
+) {
     let repositories: Api<GitRepository> = Api::all(client.clone());
     let mut config = watcher::Config::default();
     if let Some(selector) = &label_selector {
@@ -74,6 +82,7 @@ pub async fn run(client: Client, revisions: SourceRevisions, label_selector: Opt
                 &name,
                 &revision,
                 label_selector.as_deref(),
+                policy,
             );
             if let Err(error) = found.await {
                 tracing::warn!(%namespace, %name, %error, "requesting reconciles after a new revision");
@@ -88,6 +97,7 @@ async fn request_reconciles(
     name: &str,
     revision: &str,
     label_selector: Option<&str>,
+    policy: CrossNamespace,
 ) -> Result<(), kube::Error> {
     let all: Api<Kustomization> = Api::all(client.clone());
     let requested = format!("{}/{revision}", jiff::Timestamp::now());
@@ -96,11 +106,10 @@ async fn request_reconciles(
         params = params.labels(selector);
     }
     for kustomization in all.list(&params).await? {
-        let own = kustomization.namespace().unwrap_or_default();
-        let source = &kustomization.spec.source_ref;
-        if source.name != name || source.namespace.as_deref().unwrap_or(&own) != namespace {
+        if !follows(&kustomization, namespace, name, policy) {
             continue;
         }
+        let own = kustomization.namespace().unwrap_or_default();
         let patch = json!({"metadata": {"annotations": {REQUESTED_AT_ANNOTATION: requested}}});
         Api::<Kustomization>::namespaced(client.clone(), &own)
             .patch(
@@ -111,4 +120,56 @@ async fn request_reconciles(
             .await?;
     }
     Ok(())
+}
+
+/// Whether `kustomization` builds from the GitRepository `namespace/name`, as `policy` lets it
+/// reference that namespace (a refused reference follows nothing).
+fn follows(
+    kustomization: &Kustomization,
+    namespace: &str,
+    name: &str,
+    policy: CrossNamespace,
+) -> bool {
+    let own = kustomization.namespace().unwrap_or_default();
+    let source = &kustomization.spec.source_ref;
+    source.name == name
+        && source
+            .resolve_namespace(&own, policy)
+            .is_ok_and(|resolved| resolved == namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kustomization(source: serde_json::Value) -> Kustomization {
+        serde_json::from_value(json!({
+            "apiVersion": "kustomize.sluice.dev/v1", "kind": "Kustomization",
+            "metadata": {"name": "apps", "namespace": "attacker"},
+            "spec": {"interval": "1m", "prune": true, "sourceRef": source},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_refused_source_is_followed_only_without_the_lockdown() {
+        let borrowed =
+            kustomization(json!({"kind": "GitRepository", "name": "repo", "namespace": "victim"}));
+        assert!(follows(
+            &borrowed,
+            "victim",
+            "repo",
+            CrossNamespace::Allowed
+        ));
+        assert!(!follows(
+            &borrowed,
+            "victim",
+            "repo",
+            CrossNamespace::Denied
+        ));
+        let own = kustomization(json!({"kind": "GitRepository", "name": "repo"}));
+        assert!(follows(&own, "attacker", "repo", CrossNamespace::Denied));
+        assert!(!follows(&own, "victim", "repo", CrossNamespace::Allowed));
+        assert!(!follows(&own, "attacker", "other", CrossNamespace::Allowed));
+    }
 }

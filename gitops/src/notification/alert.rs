@@ -1,5 +1,6 @@
-//! The Alert reconciler: an Alert is Ready when its patterns compile and its Provider is Ready;
-//! otherwise it says why, naming the Provider's own reason (a bad token, an unreachable host).
+//! The Alert reconciler: an Alert is Ready when its patterns compile, its event sources are ones
+//! the lockdown lets it select, and its Provider is Ready; otherwise it says why, naming the
+//! Provider's own reason (a bad token, an unreachable host).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +10,10 @@ use kube::{Api, ResourceExt};
 use crate::api::alert::Alert;
 use crate::api::provider::Provider;
 use sluice_runtime::conditions::{self, READY};
+use sluice_runtime::references::AccessDenied;
 use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
-use super::matching::{PatternError, validate_patterns};
+use super::matching::{PatternError, check_event_sources, validate_patterns};
 
 /// How often an Alert looks at its Provider again.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(60);
@@ -31,6 +33,9 @@ pub enum AlertError {
     /// An inclusion or exclusion pattern does not compile.
     #[error(transparent)]
     Pattern(#[from] PatternError),
+    /// An event source names another namespace under `--no-cross-namespace-refs`.
+    #[error(transparent)]
+    AccessDenied(#[from] AccessDenied),
     /// The Provider does not exist or could not be read.
     #[error("Provider {name}: {message}")]
     ProviderMissing {
@@ -55,6 +60,7 @@ impl ReconcileError for AlertError {
     fn reason(&self) -> String {
         match self {
             AlertError::Pattern(_) => "InvalidPattern",
+            AlertError::AccessDenied(_) => "AccessDenied",
             AlertError::ProviderMissing { .. } | AlertError::ProviderNotReady { .. } => {
                 "ProviderNotReady"
             }
@@ -63,7 +69,7 @@ impl ReconcileError for AlertError {
     }
 
     fn is_stalled(&self) -> bool {
-        matches!(self, AlertError::Pattern(_))
+        matches!(self, AlertError::Pattern(_) | AlertError::AccessDenied(_))
     }
 }
 
@@ -74,11 +80,10 @@ pub async fn reconcile(alert: Arc<Alert>, context: Arc<Context<()>>) -> Reconcil
 
 async fn check(alert: &Alert, context: &Context<()>) -> Result<String, AlertError> {
     validate_patterns(&alert.spec)?;
+    let namespace = alert.namespace().unwrap_or_default();
+    check_event_sources(&alert.spec, &namespace, context.cross_namespace())?;
     let name = alert.spec.provider_ref.name.clone();
-    let providers: Api<Provider> = Api::namespaced(
-        context.client.clone(),
-        &alert.namespace().unwrap_or_default(),
-    );
+    let providers: Api<Provider> = Api::namespaced(context.client.clone(), &namespace);
     let missing = |message: String| AlertError::ProviderMissing {
         name: name.clone(),
         message,

@@ -21,8 +21,10 @@ use super::commit_status::commit_status;
 use super::credentials::{CredentialsError, forge_client, forge_kind, timeout};
 use super::event::Event;
 use super::matching::alert_matches;
+use sluice_runtime::references::CrossNamespace;
 
-/// How many events may wait for delivery; beyond that new ones are dropped with a warning.
+/// How many events may wait for delivery; beyond that [`Notifier::offer`] refuses new ones
+/// (`POST /events` answers 503) and [`Notifier::publish`] drops them with a warning.
 pub const QUEUE_CAPACITY: usize = 4096;
 
 /// Where controllers publish events. Cheap to clone.
@@ -38,12 +40,35 @@ impl Notifier {
         (Notifier { sender }, receiver)
     }
 
-    /// Queues `event` for delivery; drops it (with a warning) when the queue is full.
+    /// Queues `event` for delivery without waiting.
+    ///
+    /// Errors: [`QueueError::Full`] when [`QUEUE_CAPACITY`] events already wait,
+    /// [`QueueError::Closed`] when the dispatcher has stopped; the event is not queued.
+    pub fn offer(&self, event: Event) -> Result<(), QueueError> {
+        self.sender.try_send(event).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => QueueError::Full,
+            mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
+        })
+    }
+
+    /// Queues `event` for delivery, as [`Notifier::offer`]; drops it (with a warning) when it
+    /// cannot be queued, so a controller's reconcile never waits or fails on notifications.
     pub fn publish(&self, event: Event) {
-        if let Err(error) = self.sender.try_send(event) {
-            tracing::warn!(%error, "event queue full or closed, event dropped");
+        if let Err(error) = self.offer(event) {
+            tracing::warn!(%error, "event dropped");
         }
     }
+}
+
+/// Why [`Notifier::offer`] did not queue an event.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// [`QUEUE_CAPACITY`] events already wait for delivery.
+    #[error("the event queue is full ({QUEUE_CAPACITY} events wait for delivery)")]
+    Full,
+    /// The dispatcher has stopped (the process is shutting down).
+    #[error("the event dispatcher has stopped")]
+    Closed,
 }
 
 /// Errors delivering one event to one Provider (logged; delivery goes on with the next).
@@ -58,11 +83,13 @@ enum DeliveryError {
 }
 
 /// Delivers the events of `receiver` until `shutdown`, reading Alerts and Providers of every
-/// namespace with `client`.
+/// namespace with `client`; an Alert gets an event of another namespace only when `policy`
+/// allows cross-namespace references.
 pub async fn dispatch_events(
     client: Client,
     mut receiver: mpsc::Receiver<Event>,
     shutdown: CancellationToken,
+    policy: CrossNamespace,
 ) {
     let alerts = watch_store::<Alert>(&client, &shutdown);
     let providers = watch_store::<Provider>(&client, &shutdown);
@@ -75,7 +102,7 @@ pub async fn dispatch_events(
         };
         for alert in alerts.state() {
             let namespace = alert.namespace().unwrap_or_default();
-            let matches = alert_matches(&alert.spec, &namespace, &event).unwrap_or(false);
+            let matches = alert_matches(&alert.spec, &namespace, &event, policy).unwrap_or(false);
             if alert.spec.suspend || !matches {
                 continue;
             }
@@ -166,4 +193,33 @@ where
         .for_each(|_| std::future::ready(()));
     tokio::spawn(stream);
     store
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notification::{InvolvedObject, Severity};
+
+    fn event() -> Event {
+        Event {
+            involved_object: InvolvedObject::default(),
+            severity: Severity::Info,
+            timestamp: String::new(),
+            message: String::new(),
+            reason: "ReconciliationSucceeded".into(),
+            metadata: Default::default(),
+            reporting_controller: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_full_or_closed_queue_refuses_events_instead_of_losing_them_silently() {
+        let (notifier, receiver) = Notifier::channel();
+        for _ in 0..QUEUE_CAPACITY {
+            assert_eq!(notifier.offer(event()), Ok(()));
+        }
+        assert_eq!(notifier.offer(event()), Err(QueueError::Full));
+        drop(receiver);
+        assert_eq!(notifier.offer(event()), Err(QueueError::Closed));
+    }
 }

@@ -113,6 +113,140 @@ mod tests {
         assert_eq!(with_revision("main").commit(), None);
     }
 
+    mod fuzz {
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        use super::super::Event;
+
+        /// Case count: 64 by default (the whole suite stays fast on two cores),
+        /// `PROPTEST_CASES` for longer runs.
+        fn config() -> ProptestConfig {
+            match std::env::var_os("PROPTEST_CASES") {
+                Some(_) => ProptestConfig::default(),
+                None => ProptestConfig::with_cases(64),
+            }
+        }
+
+        /// Keys of the event's shape, so that objects often match it partly.
+        const KEYS: &[&str] = &[
+            "involvedObject",
+            "severity",
+            "timestamp",
+            "message",
+            "reason",
+            "metadata",
+            "reportingController",
+            "kind",
+            "namespace",
+            "name",
+            "apiVersion",
+            "labels",
+            "revision",
+            "commit_status",
+        ];
+
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                3 => proptest::sample::select(KEYS).prop_map(str::to_owned),
+                1 => any::<String>(),
+            ]
+        }
+
+        /// Any JSON value, leaning to the event's keys and values.
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                prop_oneof![
+                    Just("info".to_owned()),
+                    Just("error".to_owned()),
+                    Just("main@sha1:0c9c2e41c5a0b9f3d1e2".to_owned()),
+                    Just("pending".to_owned()),
+                    any::<String>(),
+                ]
+                .prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    proptest::collection::btree_map(key(), inner, 0..8)
+                        .prop_map(|map| Value::Object(map.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// An object with every field of an event, each any JSON value.
+        fn event_shaped() -> impl Strategy<Value = Value> {
+            proptest::collection::vec(json(), 7).prop_map(|values| {
+                Value::Object(
+                    KEYS.iter()
+                        .take(7)
+                        .map(|key| key.to_string())
+                        .zip(values)
+                        .collect(),
+                )
+            })
+        }
+
+        /// A well-formed event whose texts, metadata and revision are arbitrary.
+        fn valid_event() -> impl Strategy<Value = Value> {
+            let text = || any::<String>();
+            (
+                (text(), text(), text()),
+                proptest::sample::select(&["info", "error"][..]),
+                (text(), text(), text()),
+                proptest::collection::btree_map(key(), text(), 0..4),
+                text(),
+            )
+                .prop_map(
+                    |(
+                        (kind, namespace, name),
+                        severity,
+                        (timestamp, message, reason),
+                        mut metadata,
+                        revision,
+                    )| {
+                        metadata.insert("revision".into(), revision);
+                        serde_json::json!({
+                            "involvedObject": {"kind": kind, "namespace": namespace, "name": name},
+                            "severity": severity, "timestamp": timestamp, "message": message,
+                            "reason": reason, "metadata": metadata,
+                        })
+                    },
+                )
+        }
+
+        /// Parses `bytes` as `POST /events` does; what parses reads and round-trips.
+        fn parse(bytes: &[u8]) {
+            if let Ok(event) = serde_json::from_slice::<Event>(bytes) {
+                let _commit = event.commit();
+                let _pending = event.is_pending();
+                let written = serde_json::to_vec(&event).expect("an event serializes");
+                let reread: Event = serde_json::from_slice(&written).expect("and reads back");
+                assert_eq!(reread, event);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn arbitrary_json_never_panics(
+                value in prop_oneof![json(), event_shaped(), valid_event()]
+            ) {
+                parse(&serde_json::to_vec(&value).expect("a JSON value serializes"));
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                parse(&bytes);
+            }
+        }
+    }
+
     #[test]
     fn serializes_in_fluxs_shape() {
         let json = serde_json::to_value(with_revision("main@sha1:abcdef1")).unwrap();

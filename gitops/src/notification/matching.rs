@@ -2,11 +2,14 @@
 //! object is one of the Alert's `eventSources` (kind, name or `*`, namespace defaulting to the
 //! Alert's, `matchLabels` with `*`), its severity passes `eventSeverity` (`info` takes all,
 //! `error` only errors), its message matches one `inclusionList` regex if any is given and no
-//! `exclusionList` regex.
+//! `exclusionList` regex. Under `--no-cross-namespace-refs` a source in another namespace
+//! matches nothing (the shared rule of `sluice_runtime::references`).
 
 use regex::Regex;
+use sluice_runtime::references::{AccessDenied, CrossNamespace, resolve_namespace};
 
 use crate::api::alert::{AlertSpec, EventSeverity};
+use crate::api::references::CrossNamespaceObjectReference;
 
 use super::event::{Event, Severity};
 
@@ -21,7 +24,40 @@ pub struct PatternError {
     pub source: regex::Error,
 }
 
-/// Whether `event` goes to the Alert with `spec` in namespace `alert_namespace`.
+/// The namespace of the event source `source` of an Alert in `alert_namespace` (its own when
+/// absent), if `policy` lets the Alert select it.
+///
+/// Errors: [`AccessDenied`] when the lockdown is on and the source names another namespace.
+pub fn source_namespace(
+    source: &CrossNamespaceObjectReference,
+    alert_namespace: &str,
+    policy: CrossNamespace,
+) -> Result<String, AccessDenied> {
+    resolve_namespace(
+        alert_namespace,
+        &source.kind,
+        &source.name,
+        source.namespace.as_deref(),
+        policy,
+    )
+}
+
+/// Checks that every event source of the Alert with `spec` in `alert_namespace` is one `policy`
+/// lets it select, as the Alert's reconciler reports it.
+///
+/// Errors: [`AccessDenied`] naming the first source in another namespace under the lockdown.
+pub fn check_event_sources(
+    spec: &AlertSpec,
+    alert_namespace: &str,
+    policy: CrossNamespace,
+) -> Result<(), AccessDenied> {
+    spec.event_sources
+        .iter()
+        .try_for_each(|source| source_namespace(source, alert_namespace, policy).map(drop))
+}
+
+/// Whether `event` goes to the Alert with `spec` in namespace `alert_namespace`; a source
+/// `policy` refuses matches nothing.
 ///
 /// Errors: an inclusion or exclusion pattern does not compile ([`validate_patterns`] finds
 /// these up front, so the Alert's reconciler reports them).
@@ -29,10 +65,13 @@ pub fn alert_matches(
     spec: &AlertSpec,
     alert_namespace: &str,
     event: &Event,
+    policy: CrossNamespace,
 ) -> Result<bool, PatternError> {
     let object = &event.involved_object;
     let source_matches = spec.event_sources.iter().any(|source| {
-        let namespace = source.namespace.as_deref().unwrap_or(alert_namespace);
+        let Ok(namespace) = source_namespace(source, alert_namespace, policy) else {
+            return false;
+        };
         let labels_match = source.match_labels.as_ref().is_none_or(|wanted| {
             wanted
                 .iter()
@@ -137,23 +176,97 @@ mod tests {
     #[test]
     fn sources_match_by_kind_name_namespace_and_labels() {
         let by_name = alert(vec![source("Kustomization", "apps", None)]);
-        assert!(alert_matches(&by_name, "team-a", &event("apps", Severity::Info, "ok")).unwrap());
-        assert!(!alert_matches(&by_name, "team-b", &event("apps", Severity::Info, "ok")).unwrap());
-        assert!(!alert_matches(&by_name, "team-a", &event("infra", Severity::Info, "ok")).unwrap());
+        assert!(
+            alert_matches(
+                &by_name,
+                "team-a",
+                &event("apps", Severity::Info, "ok"),
+                CrossNamespace::Allowed
+            )
+            .unwrap()
+        );
+        assert!(
+            !alert_matches(
+                &by_name,
+                "team-b",
+                &event("apps", Severity::Info, "ok"),
+                CrossNamespace::Allowed
+            )
+            .unwrap()
+        );
+        assert!(
+            !alert_matches(
+                &by_name,
+                "team-a",
+                &event("infra", Severity::Info, "ok"),
+                CrossNamespace::Allowed
+            )
+            .unwrap()
+        );
         let by_labels = alert(vec![source("Kustomization", "*", Some(&[("env", "dev")]))]);
-        assert!(alert_matches(&by_labels, "team-a", &event("any", Severity::Info, "ok")).unwrap());
+        assert!(
+            alert_matches(
+                &by_labels,
+                "team-a",
+                &event("any", Severity::Info, "ok"),
+                CrossNamespace::Allowed
+            )
+            .unwrap()
+        );
         let other_labels = alert(vec![source("Kustomization", "*", Some(&[("env", "prod")]))]);
         assert!(
-            !alert_matches(&other_labels, "team-a", &event("any", Severity::Info, "ok")).unwrap()
+            !alert_matches(
+                &other_labels,
+                "team-a",
+                &event("any", Severity::Info, "ok"),
+                CrossNamespace::Allowed
+            )
+            .unwrap()
         );
+    }
+
+    #[test]
+    fn another_namespace_is_selected_only_without_the_lockdown() {
+        let mut other = source("Kustomization", "apps", None);
+        other.namespace = Some("team-a".into());
+        let spying = alert(vec![other]);
+        let event = event("apps", Severity::Info, "Applied revision: main@sha1:a");
+        assert!(alert_matches(&spying, "team-b", &event, CrossNamespace::Allowed).unwrap());
+        assert!(!alert_matches(&spying, "team-b", &event, CrossNamespace::Denied).unwrap());
+        assert!(check_event_sources(&spying, "team-b", CrossNamespace::Allowed).is_ok());
+        assert_eq!(
+            check_event_sources(&spying, "team-b", CrossNamespace::Denied)
+                .unwrap_err()
+                .to_string(),
+            "cannot access Kustomization/team-a/apps, cross-namespace references have been blocked"
+        );
+        let own = alert(vec![source("Kustomization", "*", None)]);
+        assert!(check_event_sources(&own, "team-a", CrossNamespace::Denied).is_ok());
+        assert!(alert_matches(&own, "team-a", &event, CrossNamespace::Denied).unwrap());
     }
 
     #[test]
     fn severity_and_message_lists_filter() {
         let mut spec = alert(vec![source("Kustomization", "*", None)]);
         spec.event_severity = Some(EventSeverity::Error);
-        assert!(!alert_matches(&spec, "team-a", &event("apps", Severity::Info, "ok")).unwrap());
-        assert!(alert_matches(&spec, "team-a", &event("apps", Severity::Error, "failed")).unwrap());
+        assert!(
+            !alert_matches(
+                &spec,
+                "team-a",
+                &event("apps", Severity::Info, "ok"),
+                CrossNamespace::Allowed
+            )
+            .unwrap()
+        );
+        assert!(
+            alert_matches(
+                &spec,
+                "team-a",
+                &event("apps", Severity::Error, "failed"),
+                CrossNamespace::Allowed
+            )
+            .unwrap()
+        );
         spec.event_severity = None;
         spec.inclusion_list = vec![".*succeeded.*".into()];
         spec.exclusion_list = vec!["^skip".into()];
@@ -161,7 +274,8 @@ mod tests {
             alert_matches(
                 &spec,
                 "team-a",
-                &event("apps", Severity::Info, "upgrade succeeded")
+                &event("apps", Severity::Info, "upgrade succeeded"),
+                CrossNamespace::Allowed
             )
             .unwrap()
         );
@@ -169,7 +283,8 @@ mod tests {
             !alert_matches(
                 &spec,
                 "team-a",
-                &event("apps", Severity::Info, "upgrade failed")
+                &event("apps", Severity::Info, "upgrade failed"),
+                CrossNamespace::Allowed
             )
             .unwrap()
         );
@@ -177,7 +292,8 @@ mod tests {
             !alert_matches(
                 &spec,
                 "team-a",
-                &event("apps", Severity::Info, "skip: succeeded")
+                &event("apps", Severity::Info, "skip: succeeded"),
+                CrossNamespace::Allowed
             )
             .unwrap()
         );

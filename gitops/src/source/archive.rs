@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use sluice_git::TreeFile;
 
 use super::ignore_rules::{self, IgnoreRules, SOURCEIGNORE};
+use super::policy::{MAX_BYTES, MAX_FILES};
 
 /// Errors building an archive.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum Error {
     /// Writing the tar or gzip stream failed.
     #[error("writing the archive: {0}")]
     Io(#[from] std::io::Error),
+    /// The archive unpacks to more files or bytes than a source may hold.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// A built artifact: the `tar.gz` bytes and their digest.
@@ -104,12 +108,28 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Unpacks `bytes` (a tarball built by [`build`]) into `dir`; entries that would land outside
-/// `dir` are refused by the `tar` crate.
+/// `dir` are left out by the `tar` crate. Stops before writing past [`MAX_FILES`] files or
+/// [`MAX_BYTES`] bytes (what a source may hold), so a tarball that expands far beyond its size
+/// cannot fill the disk.
 ///
-/// Errors: [`Error::Io`] on a corrupt archive or a write failure.
+/// Errors: [`Error::Io`] on a corrupt archive or a write failure, [`Error::TooLarge`].
 pub fn unpack(bytes: &[u8], dir: &std::path::Path) -> Result<(), Error> {
     let decoder = flate2::read::GzDecoder::new(bytes);
-    tar::Archive::new(decoder).unpack(dir)?;
+    let mut archive = tar::Archive::new(decoder);
+    let (mut files, mut total) = (0usize, 0u64);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if entry.header().entry_type().is_file() {
+            files += 1;
+            total = total.saturating_add(entry.header().size()?);
+        }
+        if files > MAX_FILES || total > MAX_BYTES {
+            return Err(Error::TooLarge(format!(
+                "the artifact unpacks to more than {MAX_FILES} files or {MAX_BYTES} bytes"
+            )));
+        }
+        entry.unpack_in(dir)?;
+    }
     Ok(())
 }
 

@@ -1,13 +1,13 @@
 //! The GitRepository reconciler: keep the finalizer (a deleted GitRepository's artifacts are
-//! removed from storage, then the finalizer), read the credentials Secret of the object's own namespace,
-//! fetch the ref (skipped when the remote head has not moved and the artifact is still on
-//! disk), build the reproducible tarball, store it and report `status.artifact` with Flux's
-//! revision, digest, size, time and URL.
+//! removed from storage, then the finalizer), refuse a URL the [`policy`] does not allow, read
+//! the credentials Secret of the object's own namespace, fetch the ref within `spec.timeout`
+//! (skipped when the remote head has not moved and the artifact is still on disk) and the
+//! [`policy`]'s size limits, build the reproducible tarball, store it and report
+//! `status.artifact` with Flux's revision, digest, size, time and URL.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -15,23 +15,31 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::archive;
+use super::policy::{self, TREE_LIMITS};
 use super::storage::Storage;
 use crate::api::git_repository::{Artifact, GitRepository};
-use sluice_git::{Fetched, GitAuth, RefSelector, Resolved, fetch_snapshot};
+use sluice_git::{
+    Deadline, Fetched, GitAuth, RefSelector, Resolved, SnapshotError, SnapshotRequest,
+    fetch_snapshot,
+};
 use sluice_runtime::duration::parse_go_duration;
 use sluice_runtime::finalizer;
 use sluice_runtime::secrets::read_secret_data;
 use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
-/// Flux's default Git operation timeout.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long past its deadline a fetch is waited for before it is reported as timed out and its
+/// thread left behind: the fetch stops by itself at the deadline (see `sluice_git::Deadline`),
+/// so this only bounds the reconcile should a transport not honour it.
+const ABANDON_AFTER: Duration = Duration::from_secs(30);
 
 /// What the GitRepository reconciler keeps between reconciles.
 pub struct SourceState {
     /// Where artifacts are written and served from.
     pub storage: Storage,
-    /// Folder for the temporary repositories of fetches.
+    /// Folder for the temporary repositories of fetches (private to the process: mode 0700).
     pub workdir: PathBuf,
+    /// `--allow-file-sources`: fetch `file://` URLs (see [`policy::check_url`]).
+    pub allow_file_sources: bool,
 }
 
 /// Errors of a GitRepository reconcile; each maps to a Flux condition reason.
@@ -40,6 +48,12 @@ pub enum Error {
     /// `spec.interval` or `spec.timeout` is not a Go duration.
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
+    /// `spec.url` is not one the controller fetches (Flux's `URLInvalid`).
+    #[error(transparent)]
+    UrlInvalid(#[from] policy::UrlError),
+    /// The repository holds more than [`policy::TREE_LIMITS`]; no artifact was stored.
+    #[error("the artifact would be too large: {0}")]
+    ArtifactTooLarge(String),
     /// The `secretRef` Secret is missing or unusable.
     #[error("failed to get secret '{name}': {message}")]
     AuthenticationFailed {
@@ -66,6 +80,8 @@ impl ReconcileError for Error {
     fn reason(&self) -> String {
         match self {
             Error::InvalidSpec(_) => "InvalidSpec",
+            Error::UrlInvalid(_) => "URLInvalid",
+            Error::ArtifactTooLarge(_) => "ArtifactTooLarge",
             Error::AuthenticationFailed { .. } => "AuthenticationFailed",
             Error::GitOperationFailed(_) => "GitOperationFailed",
             Error::BuildFailed(_) => "BuildFailed",
@@ -75,7 +91,7 @@ impl ReconcileError for Error {
     }
 
     fn is_stalled(&self) -> bool {
-        matches!(self, Error::InvalidSpec(_))
+        matches!(self, Error::InvalidSpec(_) | Error::UrlInvalid(_))
     }
 }
 
@@ -135,11 +151,10 @@ async fn reconcile_artifact(
     repository: &GitRepository,
     context: &Context<SourceState>,
 ) -> Result<(Artifact, String), Error> {
-    let timeout = match &repository.spec.timeout {
-        Some(text) => parse_go_duration(text).map_err(|e| Error::InvalidSpec(e.to_string()))?,
-        None => DEFAULT_TIMEOUT,
-    };
+    let timeout =
+        policy::git_timeout(repository.spec.timeout.as_deref()).map_err(Error::InvalidSpec)?;
     parse_go_duration(&repository.spec.interval).map_err(|e| Error::InvalidSpec(e.to_string()))?;
+    policy::check_url(&repository.spec.url, context.state.allow_file_sources)?;
     let auth = read_auth(repository, context).await?;
     let stored = stored_artifact(repository, &context.state.storage).await;
     let stored_revision = stored.as_ref().map(|a| a.revision.clone());
@@ -212,6 +227,7 @@ async fn read_auth(
     GitAuth::from_secret(&repository.spec.url, &data).map_err(|e| failed(e.to_string()))
 }
 
+/// Fetches on a blocking thread that stops by itself at the deadline (`timeout` from now).
 async fn fetch(
     repository: &GitRepository,
     auth: GitAuth,
@@ -229,27 +245,22 @@ async fn fetch(
         .as_ref()
         .map(RefSelector::from)
         .unwrap_or_default();
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let task = tokio::task::spawn_blocking({
-        let interrupt = interrupt.clone();
-        let dir = scratch.path().to_path_buf();
-        move || {
-            fetch_snapshot(
-                &url,
-                &selector,
-                &auth,
-                stored_revision.as_deref(),
-                &dir,
-                &interrupt,
-            )
-        }
+    let deadline = Deadline::after(timeout);
+    let task = tokio::task::spawn_blocking(move || {
+        fetch_snapshot(SnapshotRequest {
+            url: &url,
+            selector: &selector,
+            auth: &auth,
+            stored_revision: stored_revision.as_deref(),
+            workdir: scratch.path(),
+            deadline,
+            limits: TREE_LIMITS,
+        })
     });
-    match tokio::time::timeout(timeout, task).await {
+    match tokio::time::timeout(timeout + ABANDON_AFTER, task).await {
+        Ok(Ok(Err(SnapshotError::TooLarge(message)))) => Err(Error::ArtifactTooLarge(message)),
         Ok(Ok(result)) => result.map_err(|e| failed(e.to_string())),
         Ok(Err(join)) => Err(failed(join.to_string())),
-        Err(_) => {
-            interrupt.store(true, Ordering::SeqCst);
-            Err(failed(format!("timed out after {timeout:?}")))
-        }
+        Err(_) => Err(failed(format!("timed out after {timeout:?}"))),
     }
 }

@@ -1,8 +1,9 @@
 //! Artifact storage, as Flux's source-controller keeps it: files at
 //! `gitrepository/<namespace>/<name>/<commit>.tar.gz` under `--storage-path`, written to a
-//! temporary file and renamed (mode 0600), served by plain HTTP GET on the controller's HTTP
-//! server at `http://<--storage-adv-addr>/<path>`, and garbage-collected down to the newest
-//! [`RETAINED`] files of each object.
+//! temporary file and renamed (mode 0600), served by HTTP GET at
+//! `http://<--storage-adv-addr>/<path>` (on `--storage-addr`, else on the `--metrics-addr` server)
+//! to Sluice's own ServiceAccounts only (a tenant's pod cannot download another tenant's
+//! source), and garbage-collected down to the newest [`RETAINED`] files of each object.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::get;
+use sluice_runtime::http_auth::ServiceAccountAuth;
 
 /// How many artifacts of one object are kept (Flux's `--artifact-retention-records` default).
 pub const RETAINED: usize = 2;
@@ -91,11 +93,33 @@ impl Storage {
         }
     }
 
-    /// The HTTP route serving artifacts: `GET /gitrepository/<namespace>/<name>/<file>`.
-    pub fn router(&self) -> Router {
-        Router::new()
-            .route("/gitrepository/{namespace}/{name}/{file}", get(serve))
-            .with_state(self.clone())
+    /// The file under the storage root at `relative` (a path such as
+    /// [`Storage::artifact_path`] returns), or `None` when `relative` is not a plain relative
+    /// path (`..`, a root, `.`), so nothing outside the root is ever named.
+    pub fn resolve(&self, relative: &Path) -> Option<PathBuf> {
+        let plain = relative.components().next().is_some()
+            && relative
+                .components()
+                .all(|component| matches!(component, Component::Normal(_)));
+        plain.then(|| self.root.join(relative))
+    }
+
+    /// The file behind `url` when `url` is one this storage advertises ([`Storage::url`]), so
+    /// that the process reads its own artifacts from disk rather than over HTTP; `None` for any
+    /// other URL, or one whose path is not plain ([`Storage::resolve`]).
+    pub fn local_file(&self, url: &str) -> Option<PathBuf> {
+        let relative = url.strip_prefix(&self.url(""))?;
+        self.resolve(Path::new(relative))
+    }
+
+    /// The HTTP route serving artifacts, `GET /gitrepository/<namespace>/<name>/<file>`, to the
+    /// callers `auth` lets in (Sluice's own ServiceAccounts); others get 401 or 403.
+    pub fn router(&self, auth: &ServiceAccountAuth) -> Router {
+        auth.protect(
+            Router::new()
+                .route("/gitrepository/{namespace}/{name}/{file}", get(serve))
+                .with_state(self.clone()),
+        )
     }
 }
 
@@ -107,13 +131,8 @@ async fn serve(
         .join(namespace)
         .join(name)
         .join(file);
-    let safe = relative
-        .components()
-        .all(|component| matches!(component, Component::Normal(_)));
-    if !safe {
-        return Err(StatusCode::BAD_REQUEST);
-    }
-    tokio::fs::read(storage.root.join(relative))
+    let path = storage.resolve(&relative).ok_or(StatusCode::BAD_REQUEST)?;
+    tokio::fs::read(path)
         .await
         .map_err(|_| StatusCode::NOT_FOUND)
 }
@@ -144,5 +163,24 @@ mod tests {
             storage.url(&c),
             "http://127.0.0.1:1/gitrepository/ns/repo/c.tar.gz"
         );
+    }
+
+    #[test]
+    fn only_urls_of_this_storage_name_a_local_file_and_never_one_outside_it() {
+        let storage = Storage::new(PathBuf::from("/data"), "core.sluice:9090");
+        assert_eq!(
+            storage.local_file("http://core.sluice:9090/gitrepository/ns/repo/c.tar.gz"),
+            Some(PathBuf::from("/data/gitrepository/ns/repo/c.tar.gz"))
+        );
+        for foreign in [
+            "http://other.sluice:9090/gitrepository/ns/repo/c.tar.gz",
+            "http://core.sluice:90900/gitrepository/ns/repo/c.tar.gz",
+            "https://core.sluice:9090/gitrepository/ns/repo/c.tar.gz",
+            "http://core.sluice:9090/gitrepository/../../etc/passwd",
+            "http://core.sluice:9090//etc/passwd",
+            "http://core.sluice:9090/",
+        ] {
+            assert_eq!(storage.local_file(foreign), None, "{foreign}");
+        }
     }
 }

@@ -142,6 +142,10 @@ pub struct RunOutcome {
     pub update: TreeUpdate,
     /// The pushed commit; `None` when nothing changed.
     pub pushed: Option<PushedCommit>,
+    /// When pushing to a separate branch: the commit that branch was at when fetched (SHA-1,
+    /// hex), `None` when it did not exist. Nothing is pushed when its tree is the one the run
+    /// would write, so then it is the commit holding the run's change.
+    pub push_branch_head: Option<String>,
     /// How many fetch-apply-push attempts were made.
     pub attempts: usize,
 }
@@ -233,9 +237,11 @@ fn attempt_once(
                 .collect(),
         ));
     }
+    let remote_push_branch = fetched.get(1).copied().flatten();
     let mut outcome = RunOutcome {
         checkout_revision: checkout.revision(&base.to_hex().to_string()),
         pushed: None,
+        push_branch_head: remote_push_branch.map(|commit| commit.to_hex().to_string()),
         update,
         attempts: attempt,
     };
@@ -266,7 +272,6 @@ fn attempt_once(
     else {
         return Ok(Some(outcome));
     };
-    let remote_push_branch = fetched.get(1).copied().flatten();
     if let Some(existing) = remote_push_branch
         && tree_of(repo, existing)? == tree_of(repo, commit)?
     {

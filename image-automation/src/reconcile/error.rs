@@ -3,12 +3,17 @@
 
 use sluice_git::{FetchError, PushError};
 use sluice_runtime::ReconcileError;
+use sluice_runtime::references::AccessDenied;
 
 use crate::git::automation_run::RunError;
 
 /// A failed reconcile.
 #[derive(Debug, thiserror::Error)]
 pub enum AutomationError {
+    /// `sourceRef` names another namespace under `--no-cross-namespace-refs` (Stalled
+    /// `AccessDenied`, Flux's message).
+    #[error(transparent)]
+    AccessDenied(#[from] AccessDenied),
     /// `spec.git` is missing or cannot give a push branch (Stalled `InvalidSourceConfiguration`).
     #[error("invalid source configuration: {0}")]
     InvalidSourceConfiguration(String),
@@ -50,6 +55,7 @@ impl ReconcileError for AutomationError {
     /// that does not parse or render.
     fn reason(&self) -> String {
         match self {
+            Self::AccessDenied(_) => "AccessDenied",
             Self::InvalidSourceConfiguration(_) => "InvalidSourceConfiguration",
             Self::SourceManager { .. } => "SourceManagerFailed",
             Self::InvalidPolicySelector(_) => "InvalidPolicySelector",
@@ -62,7 +68,8 @@ impl ReconcileError for AutomationError {
     fn is_stalled(&self) -> bool {
         matches!(
             self,
-            Self::InvalidSourceConfiguration(_)
+            Self::AccessDenied(_)
+                | Self::InvalidSourceConfiguration(_)
                 | Self::InvalidPolicySelector(_)
                 | Self::Run(RunError::CommitMessage(_) | RunError::InvalidUpdatePath(_))
         )
@@ -111,5 +118,20 @@ mod tests {
             "bad".into(),
         )]));
         assert_eq!(unparseable.reason(), "UpdateFailed");
+    }
+
+    #[test]
+    fn a_refused_source_stalls_as_access_denied() {
+        let refused = AutomationError::from(AccessDenied {
+            kind: "GitRepository".into(),
+            namespace: "podinfo".into(),
+            name: "podinfo".into(),
+        });
+        assert_eq!(refused.reason(), "AccessDenied");
+        assert!(refused.is_stalled());
+        assert_eq!(
+            refused.to_string(),
+            "cannot access GitRepository/podinfo/podinfo, cross-namespace references have been blocked"
+        );
     }
 }

@@ -11,6 +11,7 @@ use kube::{Client, ResourceExt};
 use sluice_git::{Author, GitAuth, RefSelector, Signer};
 use sluice_gitops::api::git_repository::{GitRepository, GitRepositoryRef};
 use sluice_image_reflector::api::image_policy::{ImagePolicy, ImageRef};
+use sluice_runtime::references::CrossNamespace;
 use sluice_runtime::secrets::read_secret_data;
 
 use super::error::AutomationError;
@@ -29,15 +30,18 @@ pub struct Inputs {
 }
 
 /// Gathers the inputs of `automation`'s run; its work folder is
-/// `work_cache/<namespace>/<name>`.
+/// `work_cache/<namespace>/<name>`. The GitRepository is looked for where `sourceRef` points,
+/// as `policy` (`--no-cross-namespace-refs`) lets it: a refused reference reads nothing.
 ///
-/// Errors: `InvalidSourceConfiguration` (no `spec.git`, no push branch), `SourceManager` (the
+/// Errors: `AccessDenied` (the GitRepository is in another namespace under the lockdown),
+/// `InvalidSourceConfiguration` (no `spec.git`, no push branch), `SourceManager` (the
 /// GitRepository or a Secret cannot be read), `InvalidPolicySelector`, `Policies`, or
 /// `Run(Auth)` when the credentials are unusable.
 pub async fn gather_inputs(
     client: &Client,
     automation: &ImageUpdateAutomation,
     work_cache: &Path,
+    policy: CrossNamespace,
 ) -> Result<Inputs, AutomationError> {
     let namespace = automation.namespace().unwrap_or_default();
     let name = automation.name_any();
@@ -45,11 +49,7 @@ pub async fn gather_inputs(
     let git = spec.git.clone().ok_or_else(|| {
         AutomationError::InvalidSourceConfiguration("spec.git is required".into())
     })?;
-    let source_namespace = spec
-        .source_ref
-        .namespace
-        .clone()
-        .unwrap_or(namespace.clone());
+    let source_namespace = spec.source_ref.resolve_namespace(&namespace, policy)?;
     let repository = Api::<GitRepository>::namespaced(client.clone(), &source_namespace)
         .get(&spec.source_ref.name)
         .await

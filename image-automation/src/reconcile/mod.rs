@@ -23,6 +23,15 @@ use inputs::{Inputs, gather_inputs};
 use marker_report::marker_report;
 use pull_request::PullRequestRequest;
 
+/// The status fields read from the source repository, removed when the source is refused
+/// (`--no-cross-namespace-refs`), so that nothing of another namespace stays shown.
+const SOURCE_FIELDS: [&str; 4] = [
+    "observedSourceRevision",
+    "markers",
+    "lastPushCommit",
+    "lastPushTime",
+];
+
 /// The interval used when `spec.interval` does not parse (the CRD validates it).
 const FALLBACK_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -78,6 +87,13 @@ pub async fn reconcile(
             };
             Reconciled::ready(message).with_status(&status)
         }
+        Err(error @ AutomationError::AccessDenied(_)) => {
+            let mut refused = Reconciled::failed(error).with_status(&run_time);
+            for field in SOURCE_FIELDS {
+                refused.status.insert(field.to_owned(), serde_json::Value::Null);
+            }
+            refused
+        }
         Err(error) => Reconciled::failed(error).with_status(&run_time),
     }
 }
@@ -86,7 +102,13 @@ async fn run(
     automation: &ImageUpdateAutomation,
     context: &Context<AutomationState>,
 ) -> Result<(Inputs, RunOutcome), AutomationError> {
-    let inputs = gather_inputs(&context.client, automation, &context.state.work_cache).await?;
+    let inputs = gather_inputs(
+        &context.client,
+        automation,
+        &context.state.work_cache,
+        context.cross_namespace(),
+    )
+    .await?;
     let request = inputs.request.clone();
     let outcome = tokio::task::spawn_blocking(move || run_automation(&request))
         .await

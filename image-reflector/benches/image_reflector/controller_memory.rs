@@ -5,7 +5,7 @@
 //! (interval 1h) and one semver ImagePolicy each, and writes each repository's scan into a tag
 //! store as the controller would have, a moment ago: a restarted controller does not rescan
 //! what is fresher than its interval, so the controller starts from that store. The controller
-//! is this bench binary run again as a separate process (`run_with`, the code of
+//! is this bench binary run again as a separate process (`run`, the code of
 //! `sluice controller image-reflector`, with its watches, caches and store); the figure is its
 //! peak resident set (`VmHWM` of `/proc/<pid>/status`) once every repository is Ready and
 //! every policy has chosen its tag.
@@ -23,7 +23,7 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, CustomResourceExt};
 use serde_json::json;
 use sluice_image_reflector::api::{ImagePolicy, ImageRepository};
-use sluice_image_reflector::controller::{ReflectorArgs, run_with};
+use sluice_image_reflector::controller::{ReflectorArgs, run};
 use sluice_image_reflector::scan::{Exclusions, revision};
 use sluice_image_reflector::store::{DATABASE_FILE, StoredScan, TagStore, object_key};
 use sluice_runtime::options::LogFormat;
@@ -59,10 +59,11 @@ pub async fn run_controller() -> anyhow::Result<()> {
         metrics_addr: std::env::var("SLUICE_BENCH_METRICS_ADDR")?.parse()?,
         log_format: LogFormat::Text,
         log_level: "warn".into(),
+        no_cross_namespace_refs: false,
     };
     let client = client::client(options.kubeconfig.as_deref()).await?;
     let runtime = Runtime::new("image-reflector", client, options);
-    run_with(runtime, ReflectorArgs::from_env()?).await
+    run(runtime, ReflectorArgs::from_env()?).await
 }
 
 /// Measures and prints figure 3 (see the module doc).

@@ -77,16 +77,24 @@ pub struct ImageRepositorySpec {
     /// Stop scanning; a scan in flight finishes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
+    /// A Secret with a `token` that enables this repository's registry webhook: the controller
+    /// publishes `status.webhookPath` (`/hooks/registry/<sha256 of token + name + namespace>`,
+    /// as Flux's Receiver derives its `webhookPath`), and a `POST` there scans this repository,
+    /// and only it, at once. Without it, no webhook triggers this repository (a Sluice
+    /// extension: Flux needs a separate Receiver object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_ref: Option<LocalObjectReference>,
 }
 
 impl ImageRepositorySpec {
     /// The names of the Secrets the spec references, in its own namespace: `secretRef`,
-    /// `certSecretRef` and `proxySecretRef`, in that order, those set only.
+    /// `certSecretRef`, `proxySecretRef` and `webhookSecretRef`, in that order, those set only.
     pub fn secret_names(&self) -> impl Iterator<Item = &str> {
         [
             &self.secret_ref,
             &self.cert_secret_ref,
             &self.proxy_secret_ref,
+            &self.webhook_secret_ref,
         ]
         .into_iter()
         .flatten()
@@ -154,6 +162,10 @@ pub struct ImageRepositoryStatus {
     /// The exclusion list the last scan applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed_exclusion_list: Vec<String>,
+    /// The path under the controller's HTTP address whose `POST` scans this repository
+    /// (`/hooks/registry/<sha256 hex>`), when `spec.webhookSecretRef` is set and valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_path: Option<String>,
 }
 
 /// The tags one scan stored, summarised.
@@ -207,9 +219,13 @@ mod tests {
     fn the_referenced_secrets_are_named() {
         let spec: ImageRepositorySpec = serde_json::from_value(serde_json::json!({
             "image": "r.io/app", "interval": "1h", "secretRef": {"name": "pull"},
-            "proxySecretRef": {"name": "proxy"}, "serviceAccountName": "builder"
+            "proxySecretRef": {"name": "proxy"}, "serviceAccountName": "builder",
+            "webhookSecretRef": {"name": "hook"}
         }))
         .unwrap();
-        assert_eq!(spec.secret_names().collect::<Vec<_>>(), ["pull", "proxy"]);
+        assert_eq!(
+            spec.secret_names().collect::<Vec<_>>(),
+            ["pull", "proxy", "hook"]
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! How to reach an ImageRepository's registry, from its spec and the Secrets it names:
 //! `secretRef` (a `kubernetes.io/dockerconfigjson` Secret) or else the `imagePullSecrets` of
 //! `serviceAccountName`, `certSecretRef` (`ca.crt`, `tls.crt` + `tls.key`), `proxySecretRef`
-//! (`address`, `username`, `password`), `insecure` and `timeout`, as Flux reads them.
+//! (`address`, `username`, `password`), `insecure` and `timeout`, as Flux reads them; and the
+//! `token` of `webhookSecretRef`.
 
 use std::time::Duration;
 
@@ -91,6 +92,31 @@ pub async fn resolve(
         connection.proxy = Some(secrets.proxy_url(&reference.name, &secret)?);
     }
     Ok(connection)
+}
+
+/// The key of the `webhookSecretRef` Secret, as Flux's Receiver Secret.
+const WEBHOOK_TOKEN_KEY: &str = "token";
+
+/// The `token` of the Secret `name` in `namespace` (an ImageRepository's `webhookSecretRef`),
+/// as Flux's Receiver reads its Secret.
+///
+/// Errors: [`Error::Read`] for a missing or unreadable Secret, [`Error::InvalidSecret`] when it
+/// has no `token`, or an empty or non-UTF-8 one (the message never shows the value).
+pub async fn webhook_token(client: &Client, namespace: &str, name: &str) -> Result<String, Error> {
+    let secrets = Secrets {
+        api: Api::namespaced(client.clone(), namespace),
+        namespace,
+    };
+    let secret = secrets.get(name).await?;
+    let token = secret_value(&secret, WEBHOOK_TOKEN_KEY)
+        .ok_or_else(|| secrets.invalid(name, format!("no {WEBHOOK_TOKEN_KEY} key")))?;
+    match String::from_utf8(token) {
+        Ok(token) if !token.trim().is_empty() => Ok(token),
+        _ => Err(secrets.invalid(
+            name,
+            format!("the {WEBHOOK_TOKEN_KEY} must be non-empty UTF-8 text"),
+        )),
+    }
 }
 
 struct Secrets<'a> {

@@ -1,5 +1,6 @@
-//! The ImagePolicy reconciler: reads the stored tags of its ImageRepository (after checking the
-//! repository's `accessFrom` for another namespace), chooses the latest tag with
+//! The ImagePolicy reconciler: reads the stored tags of its ImageRepository (another namespace's
+//! only when `--no-cross-namespace-refs` is off and the repository's `accessFrom` admits the
+//! policy's namespace, as Flux's), chooses the latest tag with
 //! [`crate::policy::select_latest`] (never backwards against the previous choice while it still
 //! qualifies), reflects the digest as `digestReflectionPolicy` says, and reports why it won.
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, ResourceExt};
 use sluice_runtime::duration::parse_go_duration;
+use sluice_runtime::references::{AccessDenied, resolve_namespace};
 use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
 use super::{Shared, connection};
@@ -40,6 +42,10 @@ pub enum Error {
         /// `not found` or `has not been scanned yet`.
         why: &'static str,
     },
+    /// `imageRepositoryRef` names another namespace under `--no-cross-namespace-refs`: nothing of
+    /// it is read.
+    #[error(transparent)]
+    CrossNamespace(#[from] AccessDenied),
     /// The repository's `accessFrom` does not admit the policy's namespace.
     #[error("ImageRepository {repository} does not grant access to namespace '{namespace}'")]
     AccessDenied {
@@ -76,7 +82,7 @@ impl ReconcileError for Error {
             ) => "InvalidFilterTags",
             Error::Policy(_) => "PolicyEvaluationFailed",
             Error::RepositoryNotReady { .. } => "DependencyNotReady",
-            Error::AccessDenied { .. } => "AccessDenied",
+            Error::CrossNamespace(_) | Error::AccessDenied { .. } => "AccessDenied",
             Error::Api { .. } => "ApiError",
             Error::Digest(error) => error.reason(),
             Error::Connection(_) => "InvalidSecret",
@@ -89,6 +95,7 @@ impl ReconcileError for Error {
         match self {
             Error::Policy(error) => error.is_terminal(),
             Error::Digest(error) => error.is_terminal(),
+            Error::CrossNamespace(_) => true,
             _ => false,
         }
     }
@@ -185,17 +192,21 @@ async fn choose(
     Ok((status, message))
 }
 
-/// The ImageRepository the policy references, if the policy's namespace may use it.
+/// The ImageRepository the policy references, if the policy's namespace may use it: the
+/// lockdown is checked before anything is read, then another namespace's `accessFrom`.
 async fn repository_of(
     policy: &ImagePolicy,
     namespace: &str,
     context: &Context<Arc<Shared>>,
 ) -> Result<ImageRepository, Error> {
     let reference = &policy.spec.image_repository_ref;
-    let repository_namespace = reference
-        .namespace
-        .clone()
-        .unwrap_or_else(|| namespace.to_owned());
+    let repository_namespace = resolve_namespace(
+        namespace,
+        "ImageRepository",
+        &reference.name,
+        reference.namespace.as_deref(),
+        context.cross_namespace(),
+    )?;
     let api: Api<ImageRepository> = Api::namespaced(context.client.clone(), &repository_namespace);
     let what = format!("ImageRepository {repository_namespace}/{}", reference.name);
     let repository = api
@@ -297,6 +308,27 @@ mod tests {
             .iter()
             .map(|(key, value)| (key.to_string(), value.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_locked_down_reference_stalls_and_an_unadmitted_one_is_retried() {
+        let locked = Error::from(AccessDenied {
+            kind: "ImageRepository".into(),
+            namespace: "victim".into(),
+            name: "app".into(),
+        });
+        assert_eq!(locked.reason(), "AccessDenied");
+        assert!(locked.is_stalled());
+        assert_eq!(
+            locked.to_string(),
+            "cannot access ImageRepository/victim/app, cross-namespace references have been blocked"
+        );
+        let unadmitted = Error::AccessDenied {
+            repository: "victim/app".into(),
+            namespace: "attacker".into(),
+        };
+        assert_eq!(unadmitted.reason(), "AccessDenied");
+        assert!(!unadmitted.is_stalled(), "the repository's accessFrom may change");
     }
 
     #[test]

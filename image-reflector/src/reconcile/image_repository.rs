@@ -17,6 +17,7 @@ use crate::api::{ImagePolicy, ImageRepository};
 use crate::registry::{self, ImageName};
 use crate::scan::{self, Exclusions, ScanDue, Stored, scan_due, scan_result};
 use crate::store::{self, StoredScan, object_key};
+use crate::webhook::{Hook, webhook_path};
 
 /// The interval used when `spec.interval` does not parse (the reconcile then stalls anyway).
 const FALLBACK_INTERVAL: Duration = Duration::from_secs(300);
@@ -88,19 +89,69 @@ impl Reconcilable for ImageRepository {
     }
 }
 
-/// Reconciles one ImageRepository (see the module doc).
+/// Reconciles one ImageRepository (see the module doc): registers its webhook path (a bad
+/// `webhookSecretRef` fails the reconcile before any scan), then scans when due. The status
+/// publishes the registered path, or removes it.
 pub async fn reconcile(
     repository: Arc<ImageRepository>,
     context: Arc<Context<Arc<Shared>>>,
 ) -> Reconciled<Error> {
-    match scan_if_due(&repository, &context).await {
+    let registered = register_webhook(&repository, &context).await;
+    let published = serde_json::json!({
+        "webhookPath": registered.as_ref().ok().and_then(Option::as_deref),
+    });
+    let scanned = match registered {
+        Ok(_) => scan_if_due(&repository, &context).await,
+        Err(error) => Err(error),
+    };
+    match scanned {
         Ok(outcome) => {
             let mut reconciled = Reconciled::ready(outcome.message).with_status(&outcome.status);
             reconciled.requeue_after = outcome.requeue_after;
-            reconciled
+            reconciled.with_status(&published)
         }
-        Err(error) => Reconciled::failed(error),
+        Err(error) => Reconciled::failed(error).with_status(&published),
     }
+}
+
+/// Registers the webhook path of `repository` (from its `webhookSecretRef`'s token) in the
+/// process' hooks, or unregisters it when the field is unset or unusable; returns the path.
+///
+/// Errors: the image does not parse, or the Secret is missing or has no usable `token`.
+async fn register_webhook(
+    repository: &ImageRepository,
+    context: &Context<Arc<Shared>>,
+) -> Result<Option<String>, Error> {
+    let namespace = repository.namespace().unwrap_or_default();
+    let name = repository.name_any();
+    let hook = match &repository.spec.webhook_secret_ref {
+        None => Ok(None),
+        Some(reference) => {
+            hook_of(repository, context, &namespace, &name, &reference.name).await
+        }
+    };
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let registered = hook.as_ref().ok().cloned().flatten();
+    context
+        .state
+        .hooks
+        .register(&namespace, &name, registered, now_ms);
+    Ok(hook?.map(|hook| hook.path))
+}
+
+async fn hook_of(
+    repository: &ImageRepository,
+    context: &Context<Arc<Shared>>,
+    namespace: &str,
+    name: &str,
+    secret: &str,
+) -> Result<Option<Hook>, Error> {
+    let image = ImageName::parse(&repository.spec.image)?;
+    let token = connection::webhook_token(&context.client, namespace, secret).await?;
+    Ok(Some(Hook {
+        path: webhook_path(&token, name, namespace),
+        repository: image.repository,
+    }))
 }
 
 struct Outcome {

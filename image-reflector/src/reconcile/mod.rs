@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::registry::RegistryClient;
 use crate::store::TagStore;
+use crate::webhook::Hooks;
 
 /// What both reconcilers share in one process.
 pub struct Shared {
@@ -22,4 +23,6 @@ pub struct Shared {
     pub registry: RegistryClient,
     /// Bounds the scans in flight across all ImageRepositories.
     pub scans: Arc<Semaphore>,
+    /// The registry webhook paths, registered by the ImageRepository reconciler.
+    pub hooks: Arc<Hooks>,
 }

@@ -23,18 +23,6 @@ pub enum Credentials {
     },
 }
 
-impl Credentials {
-    /// The same credentials in oci-client's terms.
-    pub fn to_oci(&self) -> oci_client::secrets::RegistryAuth {
-        match self {
-            Credentials::Anonymous => oci_client::secrets::RegistryAuth::Anonymous,
-            Credentials::Basic { username, password } => {
-                oci_client::secrets::RegistryAuth::Basic(username.clone(), password.clone())
-            }
-        }
-    }
-}
-
 #[derive(Deserialize)]
 struct DockerConfig {
     #[serde(default)]

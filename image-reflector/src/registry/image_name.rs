@@ -51,14 +51,6 @@ impl ImageName {
         format!("{}/{}", self.registry, self.repository)
     }
 
-    /// An oci-client reference to `tag` of this repository.
-    pub fn with_tag(&self, tag: &str) -> oci_client::Reference {
-        oci_client::Reference::with_tag(
-            self.registry.clone(),
-            self.repository.clone(),
-            tag.to_owned(),
-        )
-    }
 }
 
 /// Whether the last path segment of `image` carries a `:tag` (a colon in an earlier segment

@@ -7,7 +7,7 @@
 //! - [`pagination`]: `Link` headers and `n`/`last`.
 //! - [`retry`]: which failures are retried, after how long.
 //! - [`budget`]: the per-host token bucket (`--registry-qps`).
-//! - [`client`]: the requests themselves (oci-client for auth and digests).
+//! - [`client`]: the requests themselves: auth, tag list pages, digests, and their caps.
 
 pub mod budget;
 pub mod client;
@@ -86,6 +86,20 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The registry lists more tags, or in more pages, than a scan keeps ([`client::MAX_TAGS`],
+    /// [`client::MAX_PAGES`]); nothing of this scan is stored.
+    #[error(
+        "the tag list of {image} is longer than Sluice keeps (more than {limit} {unit}); \
+         nothing of this scan was stored"
+    )]
+    TagListTooLong {
+        /// The canonical image name.
+        image: String,
+        /// The limit passed.
+        limit: usize,
+        /// `tags` or `pages`.
+        unit: &'static str,
+    },
     /// The scan did not finish within `spec.timeout`.
     #[error("scanning {image} timed out after {seconds}s")]
     Timeout {
@@ -117,6 +131,7 @@ impl Error {
             Error::Unreachable { .. } => "RegistryUnreachable",
             Error::Unauthorized { .. } => "AuthenticationFailed",
             Error::Status { .. } | Error::InvalidAnswer { .. } => "ReadOperationFailed",
+            Error::TagListTooLong { .. } => "TagListTooLong",
             Error::Timeout { .. } => "ScanTimeout",
         }
     }

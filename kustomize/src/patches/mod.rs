@@ -138,8 +138,12 @@ fn apply_operations(
         let charged = match operation {
             PatchOperation::Add(add) => Some((&add.path, Some(&add.value), false)),
             PatchOperation::Replace(replace) => Some((&replace.path, Some(&replace.value), false)),
-            PatchOperation::Move(moved) => Some((&moved.path, object.pointer(moved.from.as_str()), false)),
-            PatchOperation::Copy(copy) => Some((&copy.path, object.pointer(copy.from.as_str()), true)),
+            PatchOperation::Move(moved) => {
+                Some((&moved.path, object.pointer(moved.from.as_str()), false))
+            }
+            PatchOperation::Copy(copy) => {
+                Some((&copy.path, object.pointer(copy.from.as_str()), true))
+            }
             PatchOperation::Remove(_) | PatchOperation::Test(_) => None,
         };
         if let Some((path, Some(value), copied)) = charged {
@@ -233,7 +237,11 @@ mod tests {
     #[test]
     fn json_patch_applies_to_selected_resources() {
         let mut resources = vec![deployment("a"), deployment("b")];
-        let body = parse_patch("- op: replace\n  path: /spec/replicas\n  value: 3\n", &Budget::new(None)).unwrap();
+        let body = parse_patch(
+            "- op: replace\n  path: /spec/replicas\n  value: 3\n",
+            &Budget::new(None),
+        )
+        .unwrap();
         let target = Selector {
             name: "a".into(),
             ..Selector::default()
@@ -246,9 +254,11 @@ mod tests {
     #[test]
     fn strategic_merge_without_target_needs_a_matching_resource() {
         let mut resources = vec![deployment("a")];
-        let body =
-            parse_patch("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: missing\n", &Budget::new(None))
-                .unwrap();
+        let body = parse_patch(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: missing\n",
+            &Budget::new(None),
+        )
+        .unwrap();
         let error = apply_patch(&mut resources, &body, None, &Budget::new(None)).unwrap_err();
         assert!(error.contains("no resource matches strategic merge patch"));
     }

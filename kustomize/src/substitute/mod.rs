@@ -460,13 +460,13 @@ mod tests {
     fn output_is_capped() {
         let big = "a".repeat(MAX_SUBSTITUTED_BYTES / 8);
         let v = vars(&[("X", &big)]);
-        assert_eq!(
-            expand("${X//a/b}", &v).map(|out| out.len()),
-            Ok(big.len())
-        );
+        assert_eq!(expand("${X//a/b}", &v).map(|out| out.len()), Ok(big.len()));
         assert!(is_limit(expand("${X//a/0123456789}", &v)));
         assert!(is_limit(expand(&"${X}".repeat(9), &v)));
-        assert_eq!(expand("${X///-}", &vars(&[("X", "ab")])), Ok("-a-b-".to_string()));
+        assert_eq!(
+            expand("${X///-}", &vars(&[("X", "ab")])),
+            Ok("-a-b-".to_string())
+        );
         assert!(is_limit(expand("${X///0123456789}", &v)));
         // Intermediate texts count too: defaults nested around a large value.
         assert!(is_limit(expand(
