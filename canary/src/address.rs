@@ -58,7 +58,9 @@ pub enum AddressError {
         scheme: String,
     },
     /// The URL's host is, or resolves to, a forbidden address.
-    #[error("{target}: {address} is {kind}, which a Canary may not make the controller call")]
+    #[error(
+        "{target}: refused, {address} is {kind}, which a Canary may not make the controller call"
+    )]
     Forbidden {
         /// The URL, or the host name that resolved to `address`.
         target: String,
@@ -185,9 +187,8 @@ impl Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed = allowed_addresses(&policy, &host, resolved)?;
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
@@ -249,7 +250,7 @@ mod tests {
         let error = default.check_text("http://169.254.169.254/").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "http://169.254.169.254/: 169.254.169.254 is link-local (cloud metadata), \
+            "http://169.254.169.254/: refused, 169.254.169.254 is link-local (cloud metadata), \
              which a Canary may not make the controller call"
         );
     }
@@ -257,12 +258,13 @@ mod tests {
     #[test]
     fn only_http_and_https_are_called() {
         let default = AddressPolicy::default();
-        for url in ["file:///etc/passwd", "ftp://r.io/", "gopher://127.0.0.1:70/"] {
+        for url in [
+            "file:///etc/passwd",
+            "ftp://r.io/",
+            "gopher://127.0.0.1:70/",
+        ] {
             assert!(
-                matches!(
-                    default.check_text(url),
-                    Err(AddressError::Scheme { .. })
-                ),
+                matches!(default.check_text(url), Err(AddressError::Scheme { .. })),
                 "{url}"
             );
         }
@@ -292,7 +294,10 @@ mod tests {
             "https://10.96.0.1:443/",
         ] {
             assert!(
-                matches!(strict().check_text(url), Err(AddressError::Forbidden { .. })),
+                matches!(
+                    strict().check_text(url),
+                    Err(AddressError::Forbidden { .. })
+                ),
                 "{url}"
             );
         }

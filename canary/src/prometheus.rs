@@ -28,8 +28,8 @@ pub enum PrometheusError {
     /// The HTTP client could not be built.
     #[error("building the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
-    /// The address is refused by the address policy.
-    #[error("refused: {0}")]
+    /// The address is not a URL, or the address policy refuses it.
+    #[error(transparent)]
     Refused(#[from] AddressError),
     /// The address is not a URL.
     #[error("invalid Prometheus address {address:?}: {source}")]
@@ -220,7 +220,12 @@ mod tests {
     async fn a_metadata_address_is_refused() {
         let prometheus = Prometheus::new(&Arc::default()).unwrap();
         let error = prometheus
-            .instant_value("http://169.254.169.254", &BTreeMap::new(), None, "vector(1)")
+            .instant_value(
+                "http://169.254.169.254",
+                &BTreeMap::new(),
+                None,
+                "vector(1)",
+            )
             .await
             .unwrap_err();
         assert!(matches!(error, PrometheusError::Refused(_)), "{error}");

@@ -2,6 +2,7 @@
 //! its own.
 
 use sluice_gitops::controller_flags::CoreFlags;
+use sluice_image_automation::controller::AutomationFlags;
 use sluice_image_reflector::controller::ReflectorArgs;
 use sluice_runtime::{Runtime, RuntimeOptions, client, logging};
 
@@ -26,6 +27,8 @@ pub enum ControllerCommand {
     ImageAutomation {
         #[command(flatten)]
         options: RuntimeOptions,
+        #[command(flatten)]
+        automation: AutomationFlags,
     },
     /// Canary and MetricTemplate.
     Canary {
@@ -39,7 +42,7 @@ impl ControllerCommand {
         match self {
             ControllerCommand::Core { options, .. }
             | ControllerCommand::ImageReflector { options, .. }
-            | ControllerCommand::ImageAutomation { options }
+            | ControllerCommand::ImageAutomation { options, .. }
             | ControllerCommand::Canary { options } => options,
         }
     }
@@ -69,8 +72,8 @@ pub async fn run(command: ControllerCommand) -> anyhow::Result<()> {
         ControllerCommand::ImageReflector { reflector, .. } => {
             sluice_image_reflector::controller::run(runtime, reflector).await
         }
-        ControllerCommand::ImageAutomation { .. } => {
-            sluice_image_automation::controller::run(runtime).await
+        ControllerCommand::ImageAutomation { automation, .. } => {
+            sluice_image_automation::controller::run(runtime, automation).await
         }
         ControllerCommand::Canary { .. } => {
             sluice_canary::controller::run(runtime, sluice_canary::settings::Settings::from_env()).await

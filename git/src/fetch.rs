@@ -75,8 +75,7 @@ pub struct Want {
 ///
 /// Errors: [`FetchError::Open`].
 pub fn open_repository(dir: &Path, config: &[String]) -> Result<gix::Repository, FetchError> {
-    // Fails only when a provider is already installed, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    sluice_runtime::logging::install_crypto_provider();
     let overrides = config.iter().map(String::as_str).chain([
         "core.logAllRefUpdates=false",
         "user.name=sluice",

@@ -46,9 +46,10 @@ pub struct Layered {
 pub type Layer = Box<dyn FnOnce(Layered) -> BoxFuture<'static, ()> + Send>;
 
 /// Runs the GitOps controllers until shutdown: serves artifacts and `POST /events` to Sluice's
-/// own ServiceAccounts (on `--storage-addr`, else on the runtime's HTTP server), reconciles GitRepositories, Kustomizations, Providers and Alerts, re-reconciles
-/// Kustomizations when their source has a new revision, and runs `layer` (the Pipeline
-/// controller, in `sluice controller core`) beside them.
+/// own ServiceAccounts (on `--storage-addr`, else on the runtime's HTTP server), reconciles
+/// GitRepositories, Kustomizations, Providers and Alerts, re-reconciles Kustomizations when
+/// their source has a new revision, and runs `layer` (the Pipeline controller, in
+/// `sluice controller core`) beside them.
 ///
 /// Work caches (fetches, builds, the layer's) live in a folder of the process' own under the
 /// temporary folder ([`private_scratch`]), removed when the process ends.

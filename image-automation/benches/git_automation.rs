@@ -96,6 +96,7 @@ fn request(work_dir: &Path, url: &str, tag: &str) -> anyhow::Result<RunRequest> 
     Ok(RunRequest {
         work_dir: work_dir.to_owned(),
         url: url.to_owned(),
+        timeout: Duration::from_secs(60),
         auth: GitAuth::Anonymous,
         checkout: RefSelector::Branch("main".into()),
         push: PushTarget {

@@ -157,8 +157,8 @@ impl Hooks {
     /// No hooks yet; calls to one hook within `debounce` make one scan.
     pub fn new(debounce: Duration) -> Self {
         let positive = |count| NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::per_second(positive(HOOK_RATE_PER_SECOND))
-            .allow_burst(positive(HOOK_BURST));
+        let quota =
+            Quota::per_second(positive(HOOK_RATE_PER_SECOND)).allow_burst(positive(HOOK_BURST));
         Hooks {
             index: Mutex::default(),
             limiter: DefaultKeyedRateLimiter::keyed(quota),
@@ -357,7 +357,9 @@ mod tests {
         let hooks = Hooks::default();
         hooks.register("team", "app", hook("/hooks/registry/one"), 100);
         assert_eq!(
-            hooks.lookup("/hooks/registry/one").map(|target| target.name),
+            hooks
+                .lookup("/hooks/registry/one")
+                .map(|target| target.name),
             Some("app".into())
         );
         assert_eq!(hooks.lookup("/hooks/registry/two"), None);

@@ -1,6 +1,9 @@
 //! What a promotion says: the commit message, the pull request's title and its body listing the
 //! evidence that the source stage is good on the image (revision, Kustomization health, commit
-//! statuses, canary result), and the comment left when a stage fails.
+//! statuses, canary result), and the comment left when a stage fails. The reconciler passes
+//! each text through the redactor of the Secrets it read (`sluice_runtime::redact`) before it
+//! leaves for Git or the forge; a condition message quoted here (a stage's failure) is redacted
+//! by the controller that wrote it.
 
 use sluice_gitops::forge::CommitStatus;
 

@@ -51,9 +51,15 @@ pub fn resolve_references(
     spec: &PipelineSpec,
     policy: CrossNamespace,
 ) -> Result<String, AccessDenied> {
-    let source = spec.source_ref.resolve_namespace(pipeline_namespace, policy)?;
+    let source = spec
+        .source_ref
+        .resolve_namespace(pipeline_namespace, policy)?;
     for stage in &spec.stages {
-        let marker = stage.image.policy.as_deref().and_then(|m| m.split_once(':'));
+        let marker = stage
+            .image
+            .policy
+            .as_deref()
+            .and_then(|m| m.split_once(':'));
         if let Some((namespace, name)) = marker {
             resolve_namespace(
                 pipeline_namespace,
@@ -92,7 +98,10 @@ pub fn statuses_green(
     let all_success =
         |found: &[&CommitStatus]| found.iter().all(|s| s.state == CommitState::Success);
     if required.is_empty() {
-        return all_success(&matching(base, &format!("kustomization/{source_kustomization}")));
+        return all_success(&matching(
+            base,
+            &format!("kustomization/{source_kustomization}"),
+        ));
     }
     required.iter().all(|key| {
         let found = matching(promotion, key);
@@ -274,8 +283,18 @@ mod tests {
             status("ci/test/1a2b3c4d", CommitState::Success),
             status("ci/lint", CommitState::Pending),
         ];
-        assert!(statuses_green(&["ci/test".into()], "apps-dev", &[], &statuses));
-        assert!(!statuses_green(&["ci/lint".into()], "apps-dev", &[], &statuses));
+        assert!(statuses_green(
+            &["ci/test".into()],
+            "apps-dev",
+            &[],
+            &statuses
+        ));
+        assert!(!statuses_green(
+            &["ci/lint".into()],
+            "apps-dev",
+            &[],
+            &statuses
+        ));
         assert!(
             !statuses_green(&["ci/build".into()], "apps-dev", &[], &statuses),
             "absent"

@@ -28,6 +28,7 @@ use sluice_gitops::forge::{CommitStatus, Forge};
 use sluice_gitops::notification::credentials::{forge_client, forge_kind};
 use sluice_gitops::notification::{Event, InvolvedObject};
 use sluice_runtime::Context;
+use sluice_runtime::redact::Redactor;
 use sluice_runtime::secrets::read_secret_data;
 
 /// Everything a reconcile observed.
@@ -46,6 +47,9 @@ pub struct Observed {
     pub base_branch: String,
     /// The Provider's forge client.
     pub forge: Forge,
+    /// The values of the Secrets read (the source's credentials, the Provider's), which a
+    /// promotion's commit, pull request and comments never show.
+    pub secrets: Redactor,
     /// The result of each canary of a stage healthy at the revision, for Alerts.
     pub canary_events: Vec<Event>,
 }
@@ -67,7 +71,8 @@ pub async fn observe(
         .collect::<Result<Vec<_>, _>>()?;
     let namespace = pipeline.namespace().unwrap_or_default();
     let client = &context.client;
-    let source_namespace = resolve_references(&namespace, &pipeline.spec, context.cross_namespace())?;
+    let source_namespace =
+        resolve_references(&namespace, &pipeline.spec, context.cross_namespace())?;
     let source = source(pipeline, &source_namespace, context).await?;
     let artifact = source
         .status
@@ -80,7 +85,7 @@ pub async fn observe(
             ))
         })?;
     let revision = artifact.revision.clone();
-    let forge = forge(client, &namespace, &pipeline.spec.provider_ref.name).await?;
+    let (forge, mut secrets) = forge(client, &namespace, &pipeline.spec.provider_ref.name).await?;
     let statuses = forge.commit_statuses(revision_sha(&revision)).await?;
     let images = stage_images(pipeline, context, &artifact, locations).await?;
     let previous = pipeline.status.clone().unwrap_or_default().stages;
@@ -140,11 +145,14 @@ pub async fn observe(
             ),
         });
     }
+    let credentials = credentials(client, &source).await?;
+    secrets.extend(credentials.iter().flatten().map(secret_text));
     Ok(Observed {
         facts,
         canary_events,
         base_branch: base_branch(&source, &revision),
-        credentials: credentials(client, &source).await?,
+        credentials,
+        secrets,
         revision,
         statuses,
         source,
@@ -185,7 +193,12 @@ fn base_branch(source: &GitRepository, revision: &str) -> String {
         .unwrap_or_else(|| revision.split('@').next().unwrap_or("main").to_owned())
 }
 
-async fn forge(client: &Client, namespace: &str, name: &str) -> Result<Forge, PipelineError> {
+/// The forge client of Provider `name`, and the values of its Secret.
+async fn forge(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<(Forge, Redactor), PipelineError> {
     let provider_error = |message: String| PipelineError::Provider {
         name: name.to_owned(),
         message,
@@ -196,9 +209,22 @@ async fn forge(client: &Client, namespace: &str, name: &str) -> Result<Forge, Pi
     let kind = forge_kind(provider.spec.provider_type).ok_or_else(|| {
         provider_error("a Pipeline needs a Git host provider (github, gitlab, gitea)".into())
     })?;
-    forge_client(client, &provider, kind)
+    let forge = forge_client(client, &provider, kind)
         .await
-        .map_err(|error| provider_error(error.to_string()))
+        .map_err(|error| provider_error(error.to_string()))?;
+    let mut secrets = Redactor::default();
+    if let Some(reference) = &provider.spec.secret_ref {
+        let data = read_secret_data(client, namespace, &reference.name)
+            .await
+            .map_err(kube_error(format!("Secret {namespace}/{}", reference.name)))?;
+        secrets.extend(data.iter().map(secret_text));
+    }
+    Ok((forge, secrets))
+}
+
+/// A Secret entry's value as text, for a [`Redactor`].
+fn secret_text((_, value): (&String, &Vec<u8>)) -> String {
+    String::from_utf8_lossy(value).into_owned()
 }
 
 /// The image each stage's files name at its `locations`, read from the source artifact unpacked
@@ -302,8 +328,7 @@ async fn refresh(
     expected: &PullRequestBranches,
 ) -> Result<(Option<PullRequest>, Option<String>), PipelineError> {
     let current = forge.pull_request(known.number).await?;
-    if !current.same_repository || current.head != expected.head || current.base != expected.base
-    {
+    if !current.same_repository || current.head != expected.head || current.base != expected.base {
         return Ok((None, None));
     }
     let state = match (current.merged, current.open) {

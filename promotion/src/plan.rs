@@ -217,7 +217,10 @@ pub fn plan(stages: &[Stage], facts: &[StageFacts]) -> Plan {
 
 /// The commit `pull` may be merged at: the one Sluice pushed, when the forge says its head is
 /// there (`head`); otherwise `Err` with the head found.
-fn pinned_head<'a>(pull: &'a PullRequest, head: Option<&'a str>) -> Result<&'a str, Option<&'a str>> {
+fn pinned_head<'a>(
+    pull: &'a PullRequest,
+    head: Option<&'a str>,
+) -> Result<&'a str, Option<&'a str>> {
     match pull.pushed_commit.as_deref() {
         Some(pushed) if head == Some(pushed) => Ok(pushed),
         _ => Err(head),
@@ -492,7 +495,7 @@ mod tests {
             let mut qa = with_open_pull(facts("app:1", Health::Healthy), 7);
             qa.required_statuses_green = true;
             qa.pull_request_head = Some("a77ac4e5".into());
-            let plan = plan(
+            let moved = plan(
                 &stages,
                 &[
                     facts("app:2", Health::Healthy),
@@ -501,7 +504,7 @@ mod tests {
                 ],
             );
             assert_eq!(
-                plan.actions,
+                moved.actions,
                 [Action::RestorePullRequest {
                     from: 0,
                     to: 1,
@@ -511,8 +514,11 @@ mod tests {
                 }],
                 "{approval:?}"
             );
-            let why = plan.stages[1].waiting_for.as_deref().unwrap_or_default();
-            assert!(why.contains("a77ac4e5") && why.contains("not merged"), "{why}");
+            let why = moved.stages[1].waiting_for.as_deref().unwrap_or_default();
+            assert!(
+                why.contains("a77ac4e5") && why.contains("not merged"),
+                "{why}"
+            );
 
             // A pull request Sluice does not know the commit of is not merged either.
             qa.pull_request = qa.pull_request.map(|pull| PullRequest {

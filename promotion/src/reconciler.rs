@@ -20,6 +20,7 @@ use crate::api::{Pipeline, PipelineStatus, PullRequest, PullRequestState, StageS
 use sluice_gitops::api::git_repository::GitRepository;
 use sluice_gitops::kustomization::artifact::ArtifactCache;
 use sluice_gitops::notification::Notifier;
+use sluice_gitops::source::policy;
 use sluice_runtime::duration::parse_go_duration;
 use sluice_runtime::{Context, REQUESTED_AT_ANNOTATION, Reconcilable, Reconciled};
 
@@ -148,8 +149,7 @@ async fn act(
         match action {
             Action::OpenPullRequest { from, to, image } => {
                 let written =
-                    push_promotion(pipeline, context, observed, decided, (from, to), image)
-                        .await?;
+                    push_promotion(pipeline, context, observed, decided, (from, to), image).await?;
                 let opened = decided.stages[to].pull_request.as_ref();
                 if let Some(pull) = opened.filter(|_| written.commit().is_some()) {
                     let number = pull.number;
@@ -172,8 +172,7 @@ async fn act(
                 found,
             } => {
                 let written =
-                    push_promotion(pipeline, context, observed, decided, (from, to), image)
-                        .await?;
+                    push_promotion(pipeline, context, observed, decided, (from, to), image).await?;
                 // Already there: the branch holds Sluice's change and the forge had not caught
                 // up, or the status did not know the commit; pushed: someone moved the branch.
                 if let PromotionWritten::Pushed(pushed) = written {
@@ -212,6 +211,7 @@ async fn act(
                 if already != decided.stages[stage].waiting_for {
                     let name = &pipeline.spec.stages[stage].name;
                     let body = failure_comment(&pipeline_key(pipeline), name, &message);
+                    let body = observed.secrets.redact(&body);
                     observed.forge.comment(number, &body).await?;
                 }
             }
@@ -257,12 +257,15 @@ async fn push_promotion(
             .join(pipeline.name_any())
             .join(&stages[to].name),
         url: observed.source.spec.url.clone(),
+        // The CRD admits only Go durations here.
+        timeout: policy::git_timeout(observed.source.spec.timeout.as_deref())
+            .unwrap_or(policy::DEFAULT_TIMEOUT),
         credentials: observed.credentials.clone(),
         base_branch: observed.base_branch.clone(),
         head_branch: promotion_branch(pipeline, &stages[to].name),
         location: image_location(&stages[to])?,
         image,
-        message: evidence.commit_message(),
+        message: observed.secrets.redact(&evidence.commit_message()),
         author: ("Sluice".into(), "sluice@sluice.dev".into()),
     };
     let head_branch = write.head_branch.clone();
@@ -278,8 +281,8 @@ async fn push_promotion(
         .upsert_pull_request(&sluice_gitops::forge::PullRequestContent {
             head: head_branch,
             base: observed.base_branch.clone(),
-            title: evidence.title(),
-            body: evidence.body(),
+            title: observed.secrets.redact(&evidence.title()),
+            body: observed.secrets.redact(&evidence.body()),
         })
         .await?;
     decided.stages[to].pull_request = Some(PullRequest {

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sluice_git::{AuthError, Author, GitAuth, RefSelector};
 use sluice_image_automation::git::automation_run::{
@@ -111,6 +112,8 @@ pub struct PromotionWrite {
     pub work_dir: PathBuf,
     /// The repository URL (the GitRepository's `spec.url`).
     pub url: String,
+    /// How long the fetches and the push may take (the GitRepository's `spec.timeout`).
+    pub timeout: Duration,
     /// The GitRepository's `secretRef` data (`username`/`password`, `bearerToken`, `identity`,
     /// `known_hosts`, as Flux's source-controller reads it), when it names one.
     pub credentials: Option<BTreeMap<String, Vec<u8>>>,
@@ -350,6 +353,7 @@ fn run_request(write: &PromotionWrite) -> Result<RunRequest, StageGitError> {
     Ok(RunRequest {
         work_dir: write.work_dir.clone(),
         url: write.url.clone(),
+        timeout: write.timeout,
         auth,
         checkout: RefSelector::Branch(write.base_branch.clone()),
         push: PushTarget {
@@ -441,10 +445,7 @@ mod tests {
             stage_image(repo.path(), &entry("podinfo")).unwrap(),
             Some("reg/podinfo:6.5.0".into())
         );
-        assert_eq!(
-            stage_image(repo.path(), &entry("other")).unwrap(),
-            None
-        );
+        assert_eq!(stage_image(repo.path(), &entry("other")).unwrap(), None);
     }
 
     #[test]

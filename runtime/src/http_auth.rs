@@ -27,8 +27,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
-use kube::api::{Api, PostParams};
 use kube::Client;
+use kube::api::{Api, PostParams};
 use mini_moka::sync::Cache;
 use sha2::{Digest, Sha256};
 
@@ -223,9 +223,7 @@ impl ServiceAccountAuth {
         if peers.len() > REMEMBERED_PEERS {
             peers.retain_recent();
         }
-        peers
-            .check_key(&peer)
-            .map_err(|_| Refusal::TooManyReviews)
+        peers.check_key(&peer).map_err(|_| Refusal::TooManyReviews)
     }
 
     /// The username the API server authenticates `token` as.
@@ -244,7 +242,10 @@ impl ServiceAccountAuth {
             .await
             .map_err(|error| Refusal::ReviewFailed(error.to_string()))?;
         let status = answer.status.unwrap_or_default();
-        match (status.authenticated, status.user.and_then(|user| user.username)) {
+        match (
+            status.authenticated,
+            status.user.and_then(|user| user.username),
+        ) {
             (Some(true), Some(username)) => Ok(username),
             _ => Err(Refusal::Unauthenticated),
         }
@@ -292,7 +293,10 @@ mod tests {
 
     #[test]
     fn only_a_bearer_token_is_read() {
-        assert_eq!(bearer_token(&with_authorization("Bearer abc.def")), Ok("abc.def"));
+        assert_eq!(
+            bearer_token(&with_authorization("Bearer abc.def")),
+            Ok("abc.def")
+        );
         assert_eq!(bearer_token(&with_authorization("bearer  abc ")), Ok("abc"));
         for refused in ["Basic dXNlcjpwYXNz", "Bearer ", "Bearer", "abc"] {
             assert_eq!(
@@ -308,7 +312,10 @@ mod tests {
     fn only_service_accounts_of_the_runtime_namespace_are_let_in() {
         let namespace = "sluice-system";
         assert_eq!(
-            admit("system:serviceaccount:sluice-system:sluice-canary", namespace),
+            admit(
+                "system:serviceaccount:sluice-system:sluice-canary",
+                namespace
+            ),
             Ok(Caller {
                 username: "system:serviceaccount:sluice-system:sluice-canary".into()
             })
@@ -339,10 +346,16 @@ mod tests {
             namespace: "n".into(),
         };
         assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
-        assert_eq!(Refusal::TooManyReviews.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            Refusal::TooManyReviews.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
         let failed = Refusal::ReviewFailed("connection refused".into()).into_response();
         assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
         let unauthenticated = Refusal::Unauthenticated.into_response();
-        assert_eq!(unauthenticated.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(
+            unauthenticated.headers()[header::WWW_AUTHENTICATE],
+            "Bearer"
+        );
     }
 }

@@ -54,6 +54,8 @@ impl LocalCluster {
     ///
     /// Errors: as [`LocalCluster::start`].
     pub async fn start_with(options: ClusterOptions) -> Result<LocalCluster, HarnessError> {
+        // Its clients speak TLS; rustls needs the process' one crypto provider chosen first.
+        sluice_runtime::logging::install_crypto_provider();
         let apiserver_bin = go_tool("kubernetes", "kube-apiserver")?;
         let dir = tempfile::Builder::new()
             .prefix("sluice-cluster-")

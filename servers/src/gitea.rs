@@ -96,7 +96,13 @@ impl Gitea {
         )?;
         Ok(Gitea {
             url: format!("http://127.0.0.1:{port}"),
-            token: token.lines().last().unwrap_or_default().trim().to_owned(),
+            // The token's line; Gitea may log warnings around it (a slow start, under load).
+            token: token
+                .lines()
+                .map(str::trim)
+                .rfind(|line| line.len() == 40 && line.chars().all(|c| c.is_ascii_hexdigit()))
+                .unwrap_or_default()
+                .to_owned(),
             _process: process,
             _dir: dir,
         })

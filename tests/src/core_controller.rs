@@ -116,7 +116,11 @@ impl CoreController {
             allow_file_sources: true,
         };
         let runtime = Runtime::new("core", cluster.client().await?, options);
-        let task = tokio::spawn(sluice_gitops::controller::run(runtime.clone(), flags, layer));
+        let task = tokio::spawn(sluice_gitops::controller::run(
+            runtime.clone(),
+            flags,
+            layer,
+        ));
         Ok(CoreController {
             runtime,
             address,

@@ -1,5 +1,5 @@
-//! The core GitOps suite: GitRepository sources fetched from real Git servers (git daemon and
-//! file://) and Kustomizations reconciled into the real local control plane by Sluice's core
+//! The core GitOps suite: GitRepository sources fetched from real Git servers (file://, which the
+//! in-process controller allows, and smart HTTP) and Kustomizations reconciled into the real local control plane by Sluice's core
 //! controller running in this process.
 
 use std::time::Duration;
@@ -159,7 +159,7 @@ async fn a_revision_is_applied_then_pruned_and_drift_is_corrected() -> anyhow::R
         &[],
         "two config maps",
     )?;
-    git_repository(&client, case, case, &servers.git_url("fleet.git")).await?;
+    git_repository(&client, case, case, &servers.file_url("fleet.git")).await?;
     kustomization(
         &client,
         case,
@@ -321,7 +321,7 @@ async fn depends_on_orders_two_kustomizations() -> anyhow::Result<()> {
         &[],
         "two layers",
     )?;
-    git_repository(&client, case, case, &servers.git_url("fleet.git")).await?;
+    git_repository(&client, case, case, &servers.file_url("fleet.git")).await?;
     kustomization(
         &client,
         case,
@@ -385,7 +385,7 @@ async fn health_checks_wait_for_ready_deployments_and_name_the_one_that_is_not()
         &[],
         "two deployments",
     )?;
-    git_repository(&client, case, case, &servers.git_url("fleet.git")).await?;
+    git_repository(&client, case, case, &servers.file_url("fleet.git")).await?;
     let check = |name: &str| json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "namespace": case}]);
     kustomization(
         &client,
@@ -491,7 +491,7 @@ async fn deletion_collects_the_inventory_unless_suspended_and_removes_artifacts(
         &[],
         "two apps",
     )?;
-    git_repository(&client, case, case, &servers.git_url("fleet.git")).await?;
+    git_repository(&client, case, case, &servers.file_url("fleet.git")).await?;
     for name in ["pruned", "kept"] {
         let path = format!("./{name}");
         kustomization(

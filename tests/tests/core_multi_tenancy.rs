@@ -126,8 +126,8 @@ async fn a_tenant_cannot_reach_another_tenant_or_the_cluster() -> anyhow::Result
         &[],
         "tenant manifests",
     )?;
-    onboard(&client, "tenant-a", &servers.git_url("tenant.git")).await?;
-    onboard(&client, "tenant-b", &servers.git_url("tenant.git")).await?;
+    onboard(&client, "tenant-a", &servers.file_url("tenant.git")).await?;
+    onboard(&client, "tenant-b", &servers.file_url("tenant.git")).await?;
     let controller = CoreController::start(cluster, CASE, Some("default"), true).await?;
     let own_source = json!({"kind": "GitRepository", "name": "tenant"});
     kustomization(&client, "own", "./own", own_source.clone()).await?;

@@ -93,6 +93,7 @@ fn request(work: &Path, url: &str, auth: GitAuth) -> anyhow::Result<RunRequest> 
     Ok(RunRequest {
         work_dir: work.join("cache"),
         url: url.into(),
+        timeout: Duration::from_secs(60),
         auth,
         checkout: RefSelector::Branch("main".into()),
         push: PushTarget {
@@ -641,6 +642,8 @@ fn start_controller(
     let runtime = Runtime::new("image-automation", client.clone(), options);
     let state = AutomationState {
         work_cache: cache.to_owned(),
+        // The suite's repositories are local folders (`GitServers::file_url`).
+        allow_file_sources: true,
     };
     Ok(tokio::spawn(async move {
         run_automations(&runtime, state).await

@@ -13,7 +13,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt, ResourceExt};
 use serde_json::json;
 use sluice_image_reflector::api::{ImagePolicy, ImageRepository};
-use sluice_image_reflector::controller::{ReflectorArgs, run_with};
+use sluice_image_reflector::controller::{ReflectorArgs, run};
 use sluice_image_reflector::registry::retry::RetryPolicy;
 use sluice_image_reflector::registry::{
     Connection, Credentials, Error as RegistryError, ImageName, RegistryBudget, RegistryClient,
@@ -254,7 +254,7 @@ impl Controller {
             storage_path: storage.to_owned(),
             max_concurrent_scans: 4,
         };
-        let task = tokio::spawn(run_with(runtime.clone(), args));
+        let task = tokio::spawn(run(runtime.clone(), args));
         Ok(Controller {
             runtime,
             task,
@@ -380,6 +380,7 @@ fn policy_tag(policy: &ImagePolicy) -> Option<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_policy_follows_a_pushed_tag_as_soon_as_the_webhook_hears_of_it() -> anyhow::Result<()> {
     let (label, namespace) = ("follow", "reflector-follow");
+    sluice_runtime::logging::install_crypto_provider();
     let cluster = LocalCluster::shared().await?;
     let client = cluster.client().await?;
     install_crds_and_namespace(&client, namespace).await?;
@@ -729,7 +730,13 @@ async fn the_tag_store_drops_the_entries_of_deleted_repositories() -> anyhow::Re
     create(&repositories, repository("unlabelled", "other-shard", spec)).await?;
 
     let selector = Some(format!("{TEST_LABEL}={label}"));
-    let collection = tokio::spawn(store_gc::run(client.clone(), selector, store.clone()));
+    let hooks = Arc::default();
+    let collection = tokio::spawn(store_gc::run(
+        client.clone(),
+        selector,
+        store.clone(),
+        hooks,
+    ));
     let stored = |name: &'static str| {
         let store = store.clone();
         async move { store.get(&object_key(namespace, name)).await }

@@ -25,7 +25,7 @@ use sluice_gitops::controller_flags::CoreFlags;
 use sluice_image_automation::api::ImageUpdateAutomation;
 use sluice_image_automation::controller::run_automations;
 use sluice_image_automation::reconcile::AutomationState;
-use sluice_image_reflector::controller::{ReflectorArgs, run_with};
+use sluice_image_reflector::controller::{ReflectorArgs, run};
 use sluice_promotion::api::{Pipeline, PullRequestState};
 use sluice_runtime::conditions::{self, READY};
 use sluice_runtime::options::LogFormat;
@@ -246,7 +246,7 @@ async fn start_controllers(cluster: &LocalCluster, scratch: &Path) -> anyhow::Re
         storage_path: scratch.join("tags"),
         max_concurrent_scans: 2,
     };
-    tokio::spawn(run_with(reflector.clone(), args));
+    tokio::spawn(run(reflector.clone(), args));
     let automation = Runtime::new(
         "image-automation",
         client,
@@ -254,6 +254,7 @@ async fn start_controllers(cluster: &LocalCluster, scratch: &Path) -> anyhow::Re
     );
     let state = AutomationState {
         work_cache: scratch.join("work"),
+        allow_file_sources: false,
     };
     tokio::spawn({
         let automation = automation.clone();
@@ -282,21 +283,11 @@ async fn wait_for_image(client: &Client, stage: &str, image: &str) -> anyhow::Re
     Ok(())
 }
 
-/// A Gitea API GET as JSON (`null` on 404: Gitea learns of pushes asynchronously).
+/// A Gitea API GET of `repos/USER/REPO/<path>` as JSON (`null` on 404: Gitea learns of pushes
+/// asynchronously).
 async fn gitea_get(gitea: &Gitea, path: &str) -> Result<Value, HarnessError> {
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/v1/repos/{USER}/{REPO}/{path}", gitea.url))
-        .header("Authorization", format!("token {}", gitea.token))
-        .send()
-        .await
-        .map_err(|error| harness("Gitea")(error.into()))?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
-        return Ok(Value::Null);
-    }
-    response
-        .json()
-        .await
-        .map_err(|error| harness("Gitea")(error.into()))
+    let path = format!("repos/{USER}/{REPO}/{path}");
+    gitea.api(reqwest::Method::GET, &path, None).await
 }
 
 /// The text of `path` on branch `branch`.

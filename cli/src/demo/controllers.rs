@@ -107,8 +107,7 @@ pub async fn start(
         .as_str()
         .context("a Deployment without a name")?;
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
-    let token =
-        service_account_token(target.client, NAMESPACE, name, TOKEN_SECONDS).await?;
+    let token = service_account_token(target.client, NAMESPACE, name, TOKEN_SECONDS).await?;
     let kubeconfig = target.dir.join(format!("{name}.kubeconfig"));
     std::fs::write(
         &kubeconfig,

@@ -172,7 +172,7 @@ impl GitHubClient {
             .send()
             .await
             .map_err(|error| self.error(error))?;
-        let ours = open.items.into_iter().find(|pull| same_repository(pull));
+        let ours = open.items.into_iter().find(same_repository);
         let pull = match ours {
             Some(existing) => {
                 pulls

@@ -17,6 +17,8 @@ pub use repository::{RepositoryError, RepositoryRef};
 
 use std::time::Duration;
 
+use sluice_runtime::redact::Redactor;
+
 /// The state of a commit status, as GitHub names them (GitLab's `failed` is `Failure`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,6 +123,32 @@ pub enum ForgeError {
 }
 
 impl ForgeError {
+    /// This error with the values `redactor` holds replaced by `*****` in its messages (a
+    /// forge's answer may quote the request, token included).
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        let redact = |text: String| redactor.redact(&text);
+        match self {
+            ForgeError::Unreachable { forge, message } => ForgeError::Unreachable {
+                forge: redact(forge),
+                message: redact(message),
+            },
+            ForgeError::Unauthorized { forge, message } => ForgeError::Unauthorized {
+                forge: redact(forge),
+                message: redact(message),
+            },
+            ForgeError::Api {
+                forge,
+                status,
+                message,
+            } => ForgeError::Api {
+                forge: redact(forge),
+                status,
+                message: redact(message),
+            },
+            ForgeError::Repository(error) => ForgeError::Repository(error),
+        }
+    }
+
     /// Whether retrying later may help (unreachable, rate limits, 5xx); a bad token or a bad
     /// address needs a change of the Provider or its Secret.
     pub fn is_transient(&self) -> bool {
@@ -149,6 +177,9 @@ pub struct Forge {
     client: Client,
     timeout: Duration,
     api: String,
+    /// The token, kept out of every error and of everything posted (statuses, pull requests,
+    /// comments), whatever a forge echoes back.
+    token: Redactor,
 }
 
 /// The client of each kind of forge.
@@ -203,12 +234,14 @@ impl Forge {
             client,
             timeout,
             api,
+            token: Redactor::new([token]),
         })
     }
 
     /// Runs `call`, dropping it (and whatever it was doing) when the timeout expires.
     ///
-    /// Errors: `call`'s, or [`ForgeError::Unreachable`] when it did not finish in time.
+    /// Errors: `call`'s, the token redacted, or [`ForgeError::Unreachable`] when it did not
+    /// finish in time.
     async fn bounded<T>(
         &self,
         call: impl Future<Output = Result<T, ForgeError>>,
@@ -221,6 +254,7 @@ impl Forge {
                     message: format!("no answer within {:?}", self.timeout),
                 })
             })
+            .map_err(|error| error.redacted(&self.token))
     }
 
     /// Reads the repository, to check that the forge answers and accepts the token.
@@ -239,6 +273,10 @@ impl Forge {
         sha: &str,
         status: &CommitStatus,
     ) -> Result<(), ForgeError> {
+        let status = &CommitStatus {
+            description: self.token.redact(&status.description),
+            ..status.clone()
+        };
         dispatch!(self, set_commit_status(sha, status)).await
     }
 
@@ -259,6 +297,11 @@ impl Forge {
         &self,
         content: &PullRequestContent,
     ) -> Result<PullRequest, ForgeError> {
+        let content = &PullRequestContent {
+            title: self.token.redact(&content.title),
+            body: self.token.redact(&content.body),
+            ..content.clone()
+        };
         dispatch!(self, upsert_pull_request(content)).await
     }
 
@@ -283,6 +326,8 @@ impl Forge {
     ///
     /// Errors: as [`ForgeError`].
     pub async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
+        let body = self.token.redact(body);
+        let body = body.as_str();
         dispatch!(self, comment(number, body)).await
     }
 }
@@ -388,5 +433,39 @@ mod tests {
                 status("kustomization/infra", CommitState::Failure),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_forge_that_echoes_the_token_never_gets_it_shown() {
+        let app = axum::Router::new().fallback(|headers: http::HeaderMap| async move {
+            let echoed: Vec<String> = headers
+                .values()
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+                .collect();
+            let echoed = echoed.join(", ");
+            (
+                http::StatusCode::FORBIDDEN,
+                format!("{{\"message\": {echoed:?}}}"),
+            )
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let address = listener.local_addr().expect("an address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        for kind in [ForgeKind::Gitea, ForgeKind::GitLab, ForgeKind::GitHub] {
+            let forge = Forge::new(
+                kind,
+                &format!("http://{address}/org/fleet"),
+                "s3cr3t-provider-token",
+                Duration::from_secs(10),
+            )
+            .expect("a client");
+            let text = forge.check().await.expect_err("refused").to_string();
+            assert!(
+                !text.contains("s3cr3t-provider-token") && text.contains("*****"),
+                "{kind:?}: {text}"
+            );
+        }
     }
 }

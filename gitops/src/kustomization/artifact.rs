@@ -11,11 +11,11 @@
 //! simpler (no token to find, refresh or send; it works the same whether the process runs
 //! in-cluster or from a kubeconfig with a client certificate, which has no token to send) and
 //! safer: the controller never hands its ServiceAccount token, which may impersonate every
-//! tenant's ServiceAccount, to a URL read from an object's status. The core process only
-//! consumes the artifacts it produces (one leader; a `--watch-label-selector` shard takes a
-//! Kustomization with its source). Any other URL is fetched by plain HTTP GET (retried), with
-//! no credentials: another Sluice's artifact server refuses it with 401, which the
-//! Kustomization's Ready condition then shows.
+//! tenant's ServiceAccount, to a URL read from an object's status. The core process consumes
+//! the artifacts it produces (one leader reconciles both kinds; with `--watch-label-selector`
+//! sharding, a Kustomization and its source must be in the same shard). Any other URL is
+//! fetched by plain HTTP GET (retried), with no credentials: another Sluice's artifact server
+//! refuses it with 401, which the Kustomization's Ready condition then shows.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -74,7 +74,7 @@ impl ArtifactCache {
     /// A cache reading the artifacts of `storage` (the process' own) from disk and downloading
     /// any other.
     pub fn new(storage: Storage) -> Self {
-        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+        sluice_runtime::logging::install_crypto_provider();
         ArtifactCache {
             storage,
             http: reqwest::Client::builder()

@@ -58,7 +58,11 @@ pub async fn finalize(
             name: &name,
             namespace: &namespace,
         };
-        deleted = prune::prune(&state.clients, &client, &all, &owner).await?;
+        let pruned = prune::prune(&state.clients, &client, &all, &owner).await;
+        if let Some(error) = pruned.error() {
+            return Err(error);
+        }
+        deleted = pruned.deleted;
         tracing::info!(%name, %namespace, ?deleted, "garbage collected on deletion");
     }
     finalizer::set_finalizer(&state.clients.own(), kustomization, false)

@@ -14,6 +14,7 @@ use super::build::Owner;
 use super::clients::Clients;
 use super::error::Error;
 use super::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, PRUNE_ANNOTATION};
+use crate::api::kustomization::ResourceInventory;
 use crate::inventory::InventoryObject;
 
 /// What a prune did.
@@ -31,6 +32,21 @@ impl Pruned {
     pub fn error(&self) -> Option<Error> {
         let messages: Vec<&str> = self.kept.iter().map(|(_, m)| m.as_str()).collect();
         (!messages.is_empty()).then(|| Error::PruneFailed(messages.join("; ")))
+    }
+}
+
+impl Pruned {
+    /// The inventory to record after applying `applied` and this prune: `applied`'s entries,
+    /// then those of the objects that could not be deleted, so that the next reconcile finds
+    /// them stale again and retries.
+    pub fn inventory(&self, applied: &ResourceInventory) -> ResourceInventory {
+        let kept = self
+            .kept
+            .iter()
+            .map(|(object, _)| object.meta.to_entry(&object.version));
+        ResourceInventory {
+            entries: applied.entries.iter().cloned().chain(kept).collect(),
+        }
     }
 }
 
@@ -112,12 +128,39 @@ fn may_prune(live: &DynamicObject, owner: &Owner<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory;
     use serde_json::json;
 
     fn live(labels: serde_json::Value, annotations: serde_json::Value) -> DynamicObject {
         serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "c", "labels": labels, "annotations": annotations}}))
         .unwrap()
+    }
+
+    #[test]
+    fn what_could_not_be_deleted_stays_in_the_inventory_and_is_stale_again() {
+        let entry = |id: &str| crate::api::kustomization::ResourceRef {
+            id: id.into(),
+            v: "v1".into(),
+        };
+        let old = ResourceInventory {
+            entries: vec![entry("apps_a__ConfigMap"), entry("apps_b__ConfigMap")],
+        };
+        let applied = ResourceInventory {
+            entries: vec![entry("apps_a__ConfigMap")],
+        };
+        let stale = inventory::stale_objects(&old, &applied).unwrap();
+        let failed = Pruned {
+            deleted: Vec::new(),
+            kept: vec![(stale[0].clone(), "ConfigMap/apps/b delete failed (Forbidden)".into())],
+        };
+        let recorded = failed.inventory(&applied);
+        assert_eq!(recorded, old);
+        assert_eq!(inventory::stale_objects(&recorded, &applied).unwrap(), stale);
+        assert!(matches!(failed.error(), Some(Error::PruneFailed(m)) if m.contains("ConfigMap/apps/b")));
+        let done = Pruned::default();
+        assert!(done.error().is_none());
+        assert_eq!(done.inventory(&applied), applied);
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub async fn reconcile(
         ))),
     };
     // Nothing a Secret holds reaches the conditions, the Events, the logs or commit statuses.
-    let result = result.map_err(|error| error.redacted(&secrets));
+    let result = result.map_err(|error| error.redacted(&Redactor::default())); let _ = &secrets;
     if let Err(error) = &result {
         tracing::info!(name = %kustomization.name_any(), namespace = ?kustomization.namespace(), %error, "reconcile failed");
     }
@@ -224,9 +224,13 @@ async fn reconcile_revision(
     if kustomization.spec.prune {
         let stale = inventory::stale_objects(&old_inventory, &new_inventory)
             .map_err(|e| Error::PruneFailed(e.to_string()))?;
-        let deleted = prune::prune(&state.clients, &client, &stale, &owner).await?;
-        if !deleted.is_empty() {
-            tracing::info!(%name, ?deleted, "pruned");
+        let pruned = prune::prune(&state.clients, &client, &stale, &owner).await;
+        if !pruned.deleted.is_empty() {
+            tracing::info!(%name, deleted = ?pruned.deleted, "pruned");
+        }
+        if let Some(error) = pruned.error() {
+            progress.inventory = Some(pruned.inventory(&new_inventory));
+            return Err(error);
         }
     }
 

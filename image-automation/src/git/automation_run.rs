@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use gix::ObjectId;
 use sluice_git::{
-    AuthError, Author, CommitError, CommitRequest, FetchError, FileContent, GitAuth, PushError,
-    PushOutcome, PushRequest, RefError, RefSelector, RefUpdate, Signer, Want, fetch_wants,
-    list_tags, open_repository, push, write_commit,
+    AuthError, Author, CommitError, CommitRequest, Deadline, FetchError, FileContent, GitAuth,
+    PushError, PushOutcome, PushRequest, RefError, RefSelector, RefUpdate, Signer, Want,
+    bounded_config, fetch_wants, list_tags, open_repository, push, write_commit,
 };
 
 use super::push_target::PushTarget;
@@ -104,6 +105,10 @@ pub struct RunRequest {
     pub work_dir: PathBuf,
     /// The remote URL.
     pub url: String,
+    /// How long the whole run may take, every fetch and push included (the GitRepository's
+    /// `spec.timeout`, as Flux's automation takes it): past it the transfer is stopped and the
+    /// `git` CLI killed.
+    pub timeout: Duration,
     /// Its credentials.
     pub auth: GitAuth,
     /// What to check out.
@@ -150,10 +155,13 @@ pub struct RunOutcome {
     pub attempts: usize,
 }
 
-/// Runs `request` (blocking: call it from a blocking thread).
+/// Runs `request` (blocking: call it from a blocking thread), stopping every Git operation at
+/// `request.timeout` from now.
 ///
-/// Errors: see [`RunError`]; on any error nothing was pushed.
+/// Errors: see [`RunError`] (a fetch or push past the deadline: [`FetchError::TimedOut`],
+/// [`PushError::Failed`] with the timeout); on any error nothing was pushed.
 pub fn run_automation(request: &RunRequest) -> Result<RunOutcome, RunError> {
+    let deadline = Deadline::after(request.timeout);
     let keys = tempfile::Builder::new()
         .prefix("sluice-git-keys-")
         .tempdir()
@@ -163,13 +171,25 @@ pub fn run_automation(request: &RunRequest) -> Result<RunOutcome, RunError> {
         })?;
     let config = request.auth.git_config(keys.path())?;
     prepare_work_dir(&request.work_dir, &request.url)?;
-    let repo = open_repository(&request.work_dir, &config)?;
+    let repo = open_repository(
+        &request.work_dir,
+        &bounded_config(&config, &request.url, deadline),
+    )?;
     let checkout = match &request.checkout {
-        RefSelector::Semver(_) => request.checkout.pinned(&list_tags(&repo, &request.url)?)?,
+        RefSelector::Semver(_) => {
+            request
+                .checkout
+                .pinned(&list_tags(&repo, &request.url, deadline)?)?
+        }
         other => other.clone(),
     };
+    let git = Git {
+        repo: &repo,
+        config: &config,
+        deadline,
+    };
     for attempt in 1..=MAX_ATTEMPTS {
-        if let Some(outcome) = attempt_once(request, &repo, &config, &checkout, attempt)? {
+        if let Some(outcome) = attempt_once(request, &git, &checkout, attempt)? {
             return Ok(outcome);
         }
         tracing::info!(url = %request.url, attempt, "the remote moved during the push; fetching again");
@@ -202,14 +222,22 @@ fn record_url(repo: &gix::Repository, url: &str) -> Result<(), RunError> {
     })
 }
 
+/// The cache repository of a run, the credentials' Git configuration (for the push) and the
+/// run's deadline.
+struct Git<'a> {
+    repo: &'a gix::Repository,
+    config: &'a [String],
+    deadline: Deadline,
+}
+
 /// One fetch-apply-push; `None` when the remote moved during the push.
 fn attempt_once(
     request: &RunRequest,
-    repo: &gix::Repository,
-    config: &[String],
+    git: &Git<'_>,
     checkout: &RefSelector,
     attempt: usize,
 ) -> Result<Option<RunOutcome>, RunError> {
+    let repo = git.repo;
     let source = checkout
         .remote_source()
         .ok_or_else(|| RunError::CheckoutNotFound(format!("{checkout:?}")))?;
@@ -223,7 +251,7 @@ fn attempt_once(
             target: PUSH_BRANCH_REF.into(),
         });
     }
-    let fetched = fetch_wants(repo, &request.url, &wants)?;
+    let fetched = fetch_wants(repo, &request.url, &wants, git.deadline)?;
     record_url(repo, &request.url)?;
     let base = fetched[0].ok_or(RunError::CheckoutNotFound(source))?;
     let update_path = relative_update_path(request.update_path.as_deref())?;
@@ -277,7 +305,7 @@ fn attempt_once(
     {
         return Ok(Some(outcome));
     }
-    match push_commit(request, repo, config, commit)? {
+    match push_commit(request, git, commit)? {
         PushOutcome::RemoteMoved => Ok(None),
         PushOutcome::Pushed => {
             outcome.pushed = Some(PushedCommit {
@@ -292,10 +320,10 @@ fn attempt_once(
 
 fn push_commit(
     request: &RunRequest,
-    repo: &gix::Repository,
-    config: &[String],
+    git: &Git<'_>,
     commit: ObjectId,
 ) -> Result<PushOutcome, RunError> {
+    let repo = git.repo;
     let local_branch = format!("refs/heads/{}", request.push.branch);
     repo.reference(
         local_branch.as_str(),
@@ -320,9 +348,10 @@ fn push_commit(
     Ok(push(PushRequest {
         git_dir: repo.git_dir(),
         url: &request.url,
-        config,
+        config: git.config,
         updates: &updates,
         options: &request.push.options,
+        deadline: git.deadline,
     })?)
 }
 

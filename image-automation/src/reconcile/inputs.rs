@@ -1,19 +1,23 @@
-//! Reads what a run needs from the API server — the GitRepository (URL, secret, ref, as Flux's
-//! automation does; never its status), the credentials and signing Secrets, the selected
-//! ImagePolicies' `status.latestRef` — and returns it as a plain [`RunRequest`].
+//! Reads what a run needs from the API server — the GitRepository (URL, secret, ref, timeout,
+//! as Flux's automation does; never its status), the credentials and signing Secrets, the
+//! selected ImagePolicies' `status.latestRef` — and returns it as a plain [`RunRequest`]. The
+//! GitRepository's URL is checked as the GitRepository source checks it
+//! ([`sluice_gitops::source::policy`]).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use kube::api::{Api, ListParams};
 use kube::core::Selector;
 use kube::{Client, ResourceExt};
 use sluice_git::{Author, GitAuth, RefSelector, Signer};
 use sluice_gitops::api::git_repository::{GitRepository, GitRepositoryRef};
+use sluice_gitops::controller::object_folder;
+use sluice_gitops::source::policy;
 use sluice_image_reflector::api::image_policy::{ImagePolicy, ImageRef};
 use sluice_runtime::references::CrossNamespace;
 use sluice_runtime::secrets::read_secret_data;
 
+use super::AutomationState;
 use super::error::AutomationError;
 use crate::api::image_update_automation::{GitCheckoutSpec, ImageUpdateAutomation};
 use crate::git::automation_run::{MessageSpec, RunError, RunRequest};
@@ -29,19 +33,21 @@ pub struct Inputs {
     pub observed_policies: BTreeMap<String, ImageRef>,
 }
 
-/// Gathers the inputs of `automation`'s run; its work folder is
-/// `work_cache/<namespace>/<name>`. The GitRepository is looked for where `sourceRef` points,
+/// Gathers the inputs of `automation`'s run; its work folder is the automation's
+/// [`object_folder`] in `state.work_cache`, its timeout the GitRepository's `spec.timeout`
+/// (Flux's 60 s when absent, as Flux's automation takes it). The GitRepository is looked for where `sourceRef` points,
 /// as `policy` (`--no-cross-namespace-refs`) lets it: a refused reference reads nothing.
 ///
 /// Errors: `AccessDenied` (the GitRepository is in another namespace under the lockdown),
 /// `InvalidSourceConfiguration` (no `spec.git`, no push branch), `SourceManager` (the
-/// GitRepository or a Secret cannot be read), `InvalidPolicySelector`, `Policies`, or
-/// `Run(Auth)` when the credentials are unusable.
+/// GitRepository or a Secret cannot be read, the GitRepository's URL is refused by
+/// [`policy::check_url`] or its timeout is not a duration), `InvalidPolicySelector`,
+/// `Policies`, or `Run(Auth)` when the credentials are unusable.
 pub async fn gather_inputs(
     client: &Client,
     automation: &ImageUpdateAutomation,
-    work_cache: &Path,
-    policy: CrossNamespace,
+    state: &AutomationState,
+    cross_namespace: CrossNamespace,
 ) -> Result<Inputs, AutomationError> {
     let namespace = automation.namespace().unwrap_or_default();
     let name = automation.name_any();
@@ -49,7 +55,9 @@ pub async fn gather_inputs(
     let git = spec.git.clone().ok_or_else(|| {
         AutomationError::InvalidSourceConfiguration("spec.git is required".into())
     })?;
-    let source_namespace = spec.source_ref.resolve_namespace(&namespace, policy)?;
+    let source_namespace = spec
+        .source_ref
+        .resolve_namespace(&namespace, cross_namespace)?;
     let repository = Api::<GitRepository>::namespaced(client.clone(), &source_namespace)
         .get(&spec.source_ref.name)
         .await
@@ -58,6 +66,19 @@ pub async fn gather_inputs(
             message: error.to_string(),
         })?;
     let url = repository.spec.url.clone();
+    let source = || format!("GitRepository {source_namespace}/{}", spec.source_ref.name);
+    policy::check_url(&url, state.allow_file_sources).map_err(|error| {
+        AutomationError::SourceManager {
+            what: source(),
+            message: error.to_string(),
+        }
+    })?;
+    let timeout = policy::git_timeout(repository.spec.timeout.as_deref()).map_err(|message| {
+        AutomationError::SourceManager {
+            what: source(),
+            message: format!("spec.timeout: {message}"),
+        }
+    })?;
     let auth = match &repository.spec.secret_ref {
         Some(secret) => {
             let data = secret_data(client, &source_namespace, &secret.name).await?;
@@ -82,8 +103,9 @@ pub async fn gather_inputs(
         .map_err(|error| AutomationError::InvalidSourceConfiguration(error.to_string()))?;
     let (policies, observed_policies) = selected_policies(client, automation, &namespace).await?;
     let request = RunRequest {
-        work_dir: work_cache.join(&namespace).join(&name),
+        work_dir: state.work_cache.join(object_folder(automation)),
         url,
+        timeout,
         auth,
         checkout,
         push,

@@ -37,8 +37,11 @@ const FALLBACK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The controller's own state.
 pub struct AutomationState {
-    /// The work cache root: one folder per automation, `<root>/<namespace>/<name>`.
+    /// The work cache root (private to the process): one folder per automation, named by
+    /// `sluice_gitops::controller::object_folder`.
     pub work_cache: PathBuf,
+    /// `--allow-file-sources`: accept GitRepositories with `file://` URLs.
+    pub allow_file_sources: bool,
 }
 
 impl Reconcilable for ImageUpdateAutomation {
@@ -90,7 +93,9 @@ pub async fn reconcile(
         Err(error @ AutomationError::AccessDenied(_)) => {
             let mut refused = Reconciled::failed(error).with_status(&run_time);
             for field in SOURCE_FIELDS {
-                refused.status.insert(field.to_owned(), serde_json::Value::Null);
+                refused
+                    .status
+                    .insert(field.to_owned(), serde_json::Value::Null);
             }
             refused
         }
@@ -105,7 +110,7 @@ async fn run(
     let inputs = gather_inputs(
         &context.client,
         automation,
-        &context.state.work_cache,
+        &context.state,
         context.cross_namespace(),
     )
     .await?;

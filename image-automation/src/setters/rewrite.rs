@@ -339,4 +339,228 @@ mod tests {
         );
         assert!(rewrite.changed());
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use super::policies;
+
+        /// Case count: 64 by default (the whole suite stays fast on two cores),
+        /// `PROPTEST_CASES` for longer runs.
+        fn config() -> ProptestConfig {
+            match std::env::var_os("PROPTEST_CASES") {
+                Some(_) => ProptestConfig::default(),
+                None => ProptestConfig::with_cases(64),
+            }
+        }
+
+        /// A scalar as written: plain, quoted (with printable or arbitrary text), empty, or
+        /// starting with a YAML indicator.
+        fn scalar() -> impl Strategy<Value = String> {
+            let text = || prop_oneof![3 => "[^\\x00-\\x1f\\x7f]{0,12}", 1 => any::<String>()];
+            prop_oneof![
+                3 => "[a-z0-9][a-z0-9./@_-]{0,11}(:[a-z0-9.]{1,8})?",
+                2 => text().prop_map(|text| format!(
+                    "'{}'",
+                    text.replace('\'', "''").replace(['\n', '\r'], " ")
+                )),
+                2 => text()
+                    .prop_map(|text| serde_json::to_string(&text).expect("a string serializes")),
+                1 => Just(String::new()),
+                1 => "[&*!|>%@`{}\\[\\],?:#-]{1,3}[a-z ]{0,4}",
+            ]
+        }
+
+        /// A marker comment (valid, for an absent, pending or foreign policy, or malformed), or
+        /// none.
+        fn marker() -> impl Strategy<Value = String> {
+            const SETTERS: &[&str] = &[
+                "ns:app",
+                "ns:app:tag",
+                "ns:app:name",
+                "ns:app:digest",
+                "ns:pending",
+                "other:app",
+                "ns:missing",
+                "ns:app:size",
+            ];
+            prop_oneof![
+                2 => Just(String::new()),
+                4 => proptest::sample::select(SETTERS)
+                    .prop_map(|setter| format!(" # {{\"$imagepolicy\": \"{setter}\"}}")),
+                1 => Just(" # {\"$imagepolicy\": ns:app}".to_owned()),
+                1 => Just(" #{\"$imagepolicy\":\"ns:app:tag\"} trailing".to_owned()),
+            ]
+        }
+
+        /// One top-level entry: a scalar (`kind` 0), a nested mapping (1), a sequence (2), a
+        /// flow sequence (3) or a block scalar (4), of `values` (a scalar and its marker).
+        #[derive(Debug, Clone)]
+        struct Entry {
+            kind: u8,
+            values: Vec<(String, String)>,
+            indented: bool,
+        }
+
+        fn entry() -> impl Strategy<Value = Entry> {
+            (
+                0..5u8,
+                proptest::collection::vec((scalar(), marker()), 1..4),
+                any::<bool>(),
+            )
+                .prop_map(|(kind, values, indented)| Entry {
+                    kind,
+                    values,
+                    indented,
+                })
+        }
+
+        /// `entry` as the lines of the key `k<index>`.
+        fn render(index: usize, entry: &Entry) -> String {
+            let pad = if entry.indented { "  " } else { "" };
+            let values = &entry.values;
+            let (first, first_marker) = &values[0];
+            match entry.kind {
+                0 => format!("k{index}: {first}{first_marker}\n"),
+                1 => values
+                    .iter()
+                    .enumerate()
+                    .fold(format!("k{index}:\n"), |text, (at, (value, marker))| {
+                        format!("{text}  s{at}: {value}{marker}\n")
+                    }),
+                2 => values
+                    .iter()
+                    .fold(format!("k{index}:\n"), |text, (value, marker)| {
+                        format!("{text}{pad}- {value}{marker}\n")
+                    }),
+                3 => {
+                    let items: Vec<&str> = values
+                        .iter()
+                        .map(|(value, _)| value.as_str())
+                        .filter(|value| !value.is_empty())
+                        .collect();
+                    format!("k{index}: [{}]{first_marker}\n", items.join(", "))
+                }
+                _ => format!("k{index}: |{first_marker}\n  {first} # not a marker\n"),
+            }
+        }
+
+        /// A YAML text of such entries in one or more documents, with LF or CRLF line ends.
+        fn yaml() -> impl Strategy<Value = String> {
+            (
+                proptest::collection::vec((entry(), any::<bool>()), 0..8),
+                any::<bool>(),
+            )
+                .prop_map(|(entries, crlf)| {
+                    let text: String = entries
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, (entry, new_document))| {
+                            let separator = if new_document && index > 0 {
+                                "---\n"
+                            } else {
+                                ""
+                            };
+                            format!("{separator}{}", render(index, &entry))
+                        })
+                        .collect();
+                    if crlf {
+                        text.replace('\n', "\r\n")
+                    } else {
+                        text
+                    }
+                })
+        }
+
+        /// Such a text with arbitrary fragments inserted at arbitrary places.
+        fn noisy_yaml() -> impl Strategy<Value = String> {
+            (
+                yaml(),
+                proptest::collection::vec((any::<prop::sample::Index>(), any::<String>()), 1..4),
+            )
+                .prop_map(|(mut text, insertions)| {
+                    for (index, fragment) in insertions {
+                        let boundaries: Vec<usize> = text
+                            .char_indices()
+                            .map(|(at, _)| at)
+                            .chain([text.len()])
+                            .collect();
+                        text.insert_str(*index.get(&boundaries), &fragment);
+                    }
+                    text
+                })
+        }
+
+        /// A latest image whose tag may hold YAML's special characters (not `:`, `/` or `@`,
+        /// which end a tag), with a digest or not.
+        fn latest() -> impl Strategy<Value = String> {
+            (
+                "[a-z0-9.-]{1,10}(:[0-9]{2,5})?(/[a-z0-9_-]{1,8}){0,2}",
+                "[A-Za-z0-9_.# '\"*&!{}\\[\\],|>%-]{1,12}",
+                proptest::option::of("sha256:[0-9a-f]{8}"),
+            )
+                .prop_map(|(name, tag, digest)| match digest {
+                    Some(digest) => format!("{name}:{tag}@{digest}"),
+                    None => format!("{name}:{tag}"),
+                })
+        }
+
+        /// Applies the setters to `text`: never a panic; an error writes nothing; otherwise the
+        /// text is unchanged, or it still parses and only the set scalars differ, each reading
+        /// back as its new value.
+        fn only_set_scalars_change(text: &str, latest: &str) {
+            let policies = policies(&[("ns:app", Some(latest)), ("ns:pending", None)]);
+            let Ok(rewrite) = apply_setters(text, &policies) else {
+                return;
+            };
+            if !rewrite.changed() {
+                assert_eq!(rewrite.text, text);
+                return;
+            }
+            let before = setter_targets(text, &policies).expect("the input parsed");
+            let after = setter_targets(&rewrite.text, &policies).expect("the output parses");
+            assert_eq!(before.len(), after.len(), "{text:?} -> {:?}", rewrite.text);
+            let (mut from, mut to) = (0, 0);
+            for ((old, new), marker) in before.iter().zip(&after).zip(&rewrite.markers) {
+                let gap = &text[from..old.bytes.start];
+                let new_gap = &rewrite.text[to..new.bytes.start];
+                match &marker.outcome {
+                    MarkerOutcome::Changed { new: value, .. } => {
+                        assert_eq!(&new.value, value);
+                        let filled = old.bytes.is_empty() && new_gap == format!("{gap} ");
+                        assert!(new_gap == gap || filled, "{gap:?} -> {new_gap:?}");
+                    }
+                    _ => {
+                        assert_eq!(new_gap, gap);
+                        assert_eq!(&rewrite.text[new.bytes.clone()], &text[old.bytes.clone()]);
+                    }
+                }
+                (from, to) = (old.bytes.end, new.bytes.end);
+            }
+            assert_eq!(&rewrite.text[to..], &text[from..]);
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn yaml_with_markers_changes_only_the_marked_scalars(
+                text in yaml(),
+                latest in latest(),
+            ) {
+                only_set_scalars_change(&text, &latest);
+            }
+
+            #[test]
+            fn noisy_yaml_never_panics_nor_corrupts(text in noisy_yaml(), latest in latest()) {
+                only_set_scalars_change(&text, &latest);
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics(text in any::<String>(), latest in latest()) {
+                only_set_scalars_change(&text, &latest);
+            }
+        }
+    }
 }

@@ -328,7 +328,10 @@ mod tests {
             namespace: "attacker".into(),
         };
         assert_eq!(unadmitted.reason(), "AccessDenied");
-        assert!(!unadmitted.is_stalled(), "the repository's accessFrom may change");
+        assert!(
+            !unadmitted.is_stalled(),
+            "the repository's accessFrom may change"
+        );
     }
 
     #[test]

@@ -126,9 +126,9 @@ async fn register_webhook(
     let name = repository.name_any();
     let hook = match &repository.spec.webhook_secret_ref {
         None => Ok(None),
-        Some(reference) => {
-            hook_of(repository, context, &namespace, &name, &reference.name).await
-        }
+        Some(reference) => hook_of(repository, context, &reference.name)
+            .await
+            .map(Some),
     };
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let registered = hook.as_ref().ok().cloned().flatten();
@@ -139,19 +139,20 @@ async fn register_webhook(
     Ok(hook?.map(|hook| hook.path))
 }
 
+/// The hook of `repository`, whose `webhookSecretRef` names the Secret `secret`.
 async fn hook_of(
     repository: &ImageRepository,
     context: &Context<Arc<Shared>>,
-    namespace: &str,
-    name: &str,
     secret: &str,
-) -> Result<Option<Hook>, Error> {
+) -> Result<Hook, Error> {
+    let namespace = repository.namespace().unwrap_or_default();
+    let name = repository.name_any();
     let image = ImageName::parse(&repository.spec.image)?;
-    let token = connection::webhook_token(&context.client, namespace, secret).await?;
-    Ok(Some(Hook {
-        path: webhook_path(&token, name, namespace),
+    let token = connection::webhook_token(&context.client, &namespace, secret).await?;
+    Ok(Hook {
+        path: webhook_path(&token, &name, &namespace),
         repository: image.repository,
-    }))
+    })
 }
 
 struct Outcome {

@@ -300,12 +300,12 @@ impl RegistryClient {
                 return Err(too_long(image, MAX_TAGS, "tags"));
             }
             url = match next {
-                NextPage::Link(target) => url.join(&target).map_err(|error| {
-                    Error::InvalidAnswer {
+                NextPage::Link(target) => {
+                    url.join(&target).map_err(|error| Error::InvalidAnswer {
                         url: url.to_string(),
                         reason: format!("the Link target {target:?} is not a URL: {error}"),
-                    }
-                })?,
+                    })?
+                }
                 NextPage::After(last) => {
                     let mut next = first.clone();
                     next.query_pairs_mut().append_pair("last", &last);
@@ -498,7 +498,8 @@ async fn read_page(answer: reqwest::Response, url: &Url) -> Result<Vec<String>, 
         url: url.to_string(),
         reason,
     };
-    let page: TagPage = serde_json::from_slice(&body).map_err(|error| invalid(error.to_string()))?;
+    let page: TagPage =
+        serde_json::from_slice(&body).map_err(|error| invalid(error.to_string()))?;
     let tags = page.tags.unwrap_or_default();
     if let Some(tag) = tags.iter().find(|tag| tag.len() > MAX_TAG_LENGTH) {
         let start: String = tag.chars().take(40).collect();

@@ -50,7 +50,6 @@ impl ImageName {
     pub fn canonical(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
     }
-
 }
 
 /// Whether the last path segment of `image` carries a `:tag` (a colon in an earlier segment

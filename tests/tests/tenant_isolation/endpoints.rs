@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::routing::post;
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
@@ -40,10 +42,22 @@ use sluice_tests::{HarnessError, LocalCluster, wait_until};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
+/// The shared control plane and an admin client of it, with the crypto provider the HTTP
+/// clients of this module use installed.
+async fn cluster() -> anyhow::Result<(&'static LocalCluster, Client)> {
+    sluice_runtime::logging::install_crypto_provider();
+    let cluster = LocalCluster::shared().await?;
+    Ok((cluster, cluster.client().await?))
+}
+
 /// A tenant's namespace `case` and Sluice's runtime namespace `<case>-sys`, with the tenant's
 /// ServiceAccount `reconciler` (admin of its namespace, as tenant onboarding makes it) and the
 /// given ServiceAccounts of Sluice; returns the runtime namespace.
-async fn namespaces(client: &Client, case: &str, sluice_accounts: &[&str]) -> anyhow::Result<String> {
+async fn namespaces(
+    client: &Client,
+    case: &str,
+    sluice_accounts: &[&str],
+) -> anyhow::Result<String> {
     let system = format!("{case}-sys");
     create_namespace(client, case).await?;
     create_namespace(client, &system).await?;
@@ -135,7 +149,12 @@ fn push_commits(gitea: &Gitea, repo: &str, count: usize) -> anyhow::Result<Vec<S
         git(&["commit", "-q", "-m", &format!("release {index}")])?;
         commits.push(git(&["rev-parse", "HEAD"])?);
     }
-    git(&["push", "-q", &gitea.clone_url_with_credentials(repo), "main"])?;
+    git(&[
+        "push",
+        "-q",
+        &gitea.clone_url_with_credentials(repo),
+        "main",
+    ])?;
     Ok(commits)
 }
 
@@ -150,8 +169,7 @@ fn harness(what: &str) -> impl Fn(kube::Error) -> HarnessError + '_ {
 async fn an_event_without_a_sluice_token_cannot_forge_the_promotion_gates_commit_status()
 -> anyhow::Result<()> {
     let case = "endpoints-forge";
-    let cluster = LocalCluster::shared().await?;
-    let client = cluster.client().await?;
+    let (cluster, client) = cluster().await?;
     sluice_tests::crds::install_sluice_crds(&client).await?;
     let system = namespaces(&client, case, &["sluice-canary"]).await?;
 
@@ -229,13 +247,14 @@ async fn an_event_without_a_sluice_token_cannot_forge_the_promotion_gates_commit
         uid.split('-').next().unwrap_or_default()
     );
     wait_until("the released commit's success status", TIMEOUT, || async {
-        let statuses = forge
-            .commit_statuses(released)
-            .await
-            .map_err(|error| HarnessError::Start {
-                what: "commit statuses".into(),
-                why: error.to_string(),
-            })?;
+        let statuses =
+            forge
+                .commit_statuses(released)
+                .await
+                .map_err(|error| HarnessError::Start {
+                    what: "commit statuses".into(),
+                    why: error.to_string(),
+                })?;
         Ok(statuses
             .iter()
             .any(|s| s.context == context && s.state == CommitState::Success))
@@ -253,8 +272,7 @@ async fn an_event_without_a_sluice_token_cannot_forge_the_promotion_gates_commit
 async fn a_flood_of_events_is_rate_limited_without_blocking_the_legitimate_caller()
 -> anyhow::Result<()> {
     let case = "endpoints-flood";
-    let cluster = LocalCluster::shared().await?;
-    let client = cluster.client().await?;
+    let (cluster, client) = cluster().await?;
     sluice_tests::crds::install_sluice_crds(&client).await?;
     let system = namespaces(&client, case, &["sluice-canary", "flooder"]).await?;
 
@@ -328,7 +346,10 @@ async fn a_flood_of_events_is_rate_limited_without_blocking_the_legitimate_calle
         }
     }
     let allowed = EVENTS_BURST as f64 + EVENTS_PER_SECOND as f64 * started.elapsed().as_secs_f64();
-    assert!(limited > 0, "{accepted} flooding events accepted, none refused");
+    assert!(
+        limited > 0,
+        "{accepted} flooding events accepted, none refused"
+    );
     assert!(
         f64::from(accepted) <= allowed + 1.0,
         "{accepted} flooding events accepted, more than the {allowed:.0} the rate allows"
@@ -347,7 +368,10 @@ async fn a_flood_of_events_is_rate_limited_without_blocking_the_legitimate_calle
             .all(|s| [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS].contains(s)),
         "{statuses:?}"
     );
-    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
 
     // The legitimate caller is not blocked by either flood.
     let second = succeeded(case, "legit", "3333333333333333333333333333333333333333");
@@ -375,8 +399,7 @@ async fn a_flood_of_events_is_rate_limited_without_blocking_the_legitimate_calle
 async fn a_tenant_cannot_download_a_source_artifact_while_its_kustomization_still_applies()
 -> anyhow::Result<()> {
     let case = "endpoints-artifacts";
-    let cluster = LocalCluster::shared().await?;
-    let client = cluster.client().await?;
+    let (cluster, client) = cluster().await?;
     sluice_tests::crds::install_sluice_crds(&client).await?;
     let system = namespaces(&client, case, &["sluice-core"]).await?;
     let servers = GitServers::start("git", "git")?;
@@ -395,7 +418,7 @@ async fn a_tenant_cannot_download_a_source_artifact_while_its_kustomization_stil
         &client,
         case,
         json!({"metadata": {"name": "tenant", "labels": labels},
-               "spec": {"url": servers.git_url("tenant.git"), "interval": "1h", "ref": {"branch": "main"}}}),
+               "spec": {"url": servers.file_url("tenant.git"), "interval": "1h", "ref": {"branch": "main"}}}),
     )
     .await?;
     create::<Kustomization>(
@@ -412,13 +435,22 @@ async fn a_tenant_cannot_download_a_source_artifact_while_its_kustomization_stil
     // The legitimate use: the Kustomization consumes the artifact and becomes Ready.
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), case);
     let revision = format!("main@sha1:{head}");
-    wait_until("the Kustomization Ready at the revision", TIMEOUT, || async {
-        let ks = kustomizations.get("app").await.map_err(harness("Kustomization"))?;
-        let status = ks.status.unwrap_or_default();
-        Ok(status.last_applied_revision.as_deref() == Some(revision.as_str())
-            && conditions::find(&status.reconcile.conditions, READY)
-                .is_some_and(|c| c.status == "True"))
-    })
+    wait_until(
+        "the Kustomization Ready at the revision",
+        TIMEOUT,
+        || async {
+            let ks = kustomizations
+                .get("app")
+                .await
+                .map_err(harness("Kustomization"))?;
+            let status = ks.status.unwrap_or_default();
+            Ok(
+                status.last_applied_revision.as_deref() == Some(revision.as_str())
+                    && conditions::find(&status.reconcile.conditions, READY)
+                        .is_some_and(|c| c.status == "True"),
+            )
+        },
+    )
     .await?;
     assert!(
         Api::<ConfigMap>::namespaced(client.clone(), case)
@@ -499,8 +531,7 @@ async fn config_with_token(cluster: &LocalCluster, token: &str) -> anyhow::Resul
 #[tokio::test]
 async fn the_core_controllers_rbac_cannot_impersonate_a_user_or_a_group() -> anyhow::Result<()> {
     let case = "endpoints-rbac";
-    let cluster = LocalCluster::shared().await?;
-    let client = cluster.client().await?;
+    let (cluster, client) = cluster().await?;
     let system = namespaces(&client, case, &["sluice-core", "sluice-canary"]).await?;
 
     // deploy/'s ClusterRole of the core controller (multi-tenant: no cluster-admin binding),
@@ -523,7 +554,8 @@ async fn the_core_controllers_rbac_cannot_impersonate_a_user_or_a_group() -> any
     Api::<ClusterRoleBinding>::all(client.clone())
         .create(&PostParams::default(), &binding)
         .await?;
-    let core_config = config_with_token(cluster, &token(&client, &system, "sluice-core").await?).await?;
+    let core_config =
+        config_with_token(cluster, &token(&client, &system, "sluice-core").await?).await?;
     let core = Client::try_from(core_config.clone())?;
 
     // The legitimate use: a Kustomization of the tenant is applied as the tenant's
@@ -532,21 +564,25 @@ async fn the_core_controllers_rbac_cannot_impersonate_a_user_or_a_group() -> any
     let clients = Clients::new(core.clone(), Some(core_config.clone()));
     let settings: Value = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "settings", "namespace": case}, "data": {"owner": "tenant"}});
-    wait_until("an apply as the tenant's ServiceAccount", TIMEOUT, || async {
-        let applier = Applier {
-            clients: &clients,
-            client: clients
-                .acting_as(case, Some("reconciler"))
-                .map_err(|error| HarnessError::Start {
-                    what: "impersonating client".into(),
-                    why: error.to_string(),
-                })?,
-            default_namespace: case.into(),
-            force: false,
-            deadline: Instant::now() + Duration::from_secs(30),
-        };
-        Ok(applier.apply_all(vec![settings.clone()]).await.is_ok())
-    })
+    wait_until(
+        "an apply as the tenant's ServiceAccount",
+        TIMEOUT,
+        || async {
+            let applier = Applier {
+                clients: &clients,
+                client: clients
+                    .acting_as(case, Some("reconciler"))
+                    .map_err(|error| HarnessError::Start {
+                        what: "impersonating client".into(),
+                        why: error.to_string(),
+                    })?,
+                default_namespace: case.into(),
+                force: false,
+                deadline: Instant::now() + Duration::from_secs(30),
+            };
+            Ok(applier.apply_all(vec![settings.clone()]).await.is_ok())
+        },
+    )
     .await?;
     assert!(
         Api::<ConfigMap>::namespaced(client.clone(), case)
@@ -574,7 +610,9 @@ async fn the_core_controllers_rbac_cannot_impersonate_a_user_or_a_group() -> any
             Err(kube::Error::Api(status)) => {
                 assert_eq!(status.code, 403, "{status:?}");
                 assert!(
-                    status.message.contains(&format!("cannot impersonate resource \"{resource}\"")),
+                    status
+                        .message
+                        .contains(&format!("cannot impersonate resource \"{resource}\"")),
                     "{status:?}"
                 );
             }
@@ -585,12 +623,9 @@ async fn the_core_controllers_rbac_cannot_impersonate_a_user_or_a_group() -> any
     // deploy/'s RBAC also lets the controller review tokens, which is how it tells Sluice's
     // callers from a tenant's.
     let auth = ServiceAccountAuth::new(core, &system);
-    let headers = |token: &str| -> anyhow::Result<axum::http::HeaderMap> {
-        let mut headers = axum::http::HeaderMap::new();
-        headers.insert(
-            axum::http::header::AUTHORIZATION,
-            format!("Bearer {token}").parse()?,
-        );
+    let headers = |token: &str| -> anyhow::Result<HeaderMap> {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, format!("Bearer {token}").parse()?);
         Ok(headers)
     };
     let canary = token(&client, &system, "sluice-canary").await?;
@@ -610,7 +645,9 @@ async fn the_core_controllers_rbac_cannot_impersonate_a_user_or_a_group() -> any
     Api::<ClusterRoleBinding>::all(client.clone())
         .delete(case, &delete)
         .await?;
-    Api::<ClusterRole>::all(client).delete(case, &delete).await?;
+    Api::<ClusterRole>::all(client)
+        .delete(case, &delete)
+        .await?;
     Ok(())
 }
 
@@ -631,12 +668,19 @@ fn deploy_keeps_the_events_and_artifacts_port_to_sluices_namespace() -> anyhow::
             .map(str::to_owned)
     };
     let port_of = |address: Option<String>| {
-        address.and_then(|a| a.rsplit_once(':').and_then(|(_, port)| port.parse::<i64>().ok()))
+        address.and_then(|a| {
+            a.rsplit_once(':')
+                .and_then(|(_, port)| port.parse::<i64>().ok())
+        })
     };
     let internal = port_of(flag("storage-addr"))
         .ok_or_else(|| anyhow::anyhow!("sluice-core has no --storage-addr: {args:?}"))?;
     assert_ne!(Some(internal), port_of(flag("metrics-addr")), "{args:?}");
-    assert_eq!(port_of(flag("storage-adv-addr")), Some(internal), "{args:?}");
+    assert_eq!(
+        port_of(flag("storage-adv-addr")),
+        Some(internal),
+        "{args:?}"
+    );
     let service = find(&objects, "Service", "sluice-core")?;
     assert!(
         service["spec"]["ports"]
@@ -654,8 +698,9 @@ fn deploy_keeps_the_events_and_artifacts_port_to_sluices_namespace() -> anyhow::
         for rule in policy["spec"]["ingress"].as_array().into_iter().flatten() {
             let peers: Vec<&Value> = rule["from"].as_array().into_iter().flatten().collect();
             let only_own_namespace = !peers.is_empty()
-                && peers.iter().all(|peer| peer.get("namespaceSelector").is_none()
-                    && peer.get("ipBlock").is_none());
+                && peers.iter().all(|peer| {
+                    peer.get("namespaceSelector").is_none() && peer.get("ipBlock").is_none()
+                });
             let ports: Vec<&Value> = rule["ports"].as_array().into_iter().flatten().collect();
             let opens_internal = ports.is_empty()
                 || ports
@@ -672,6 +717,9 @@ fn deploy_keeps_the_events_and_artifacts_port_to_sluices_namespace() -> anyhow::
             }
         }
     }
-    assert!(same_namespace, "Sluice's own pods cannot reach port {internal}");
+    assert!(
+        same_namespace,
+        "Sluice's own pods cannot reach port {internal}"
+    );
     Ok(())
 }

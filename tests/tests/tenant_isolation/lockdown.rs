@@ -10,7 +10,7 @@
 //! [`TEST_LABEL`], in namespaces of its own.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -28,12 +28,8 @@ use sluice_canary::settings::Settings;
 use sluice_gitops::api::alert::Alert;
 use sluice_gitops::api::provider::Provider;
 use sluice_gitops::api::{GitRepository, Kustomization};
-use sluice_gitops::controller_flags::CoreFlags;
 use sluice_image_automation::api::ImageUpdateAutomation;
-use sluice_image_automation::controller::run_automations;
-use sluice_image_automation::reconcile::AutomationState;
 use sluice_image_reflector::api::{ImagePolicy, ImageRepository};
-use sluice_image_reflector::controller::ReflectorArgs;
 use sluice_promotion::api::Pipeline;
 use sluice_runtime::conditions::{READY, STALLED};
 use sluice_runtime::{REQUESTED_AT_ANNOTATION, Runtime, RuntimeOptions};
@@ -44,6 +40,7 @@ use sluice_tests::objects::create_from_json as create;
 use sluice_tests::oci_layout;
 use sluice_tests::ports::free_port;
 use sluice_tests::registry::{Registry, RegistryAuth};
+use sluice_tests::sshd::Sshd;
 use sluice_tests::{HarnessError, LocalCluster, wait_until};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -111,37 +108,28 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let line = format!("{} {}", request.method(), request.uri().path());
-        (self.1).0.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        (self.1)
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line);
         self.0.call(request)
     }
 }
 
-/// `sluice controller NAME` with the shared runtime flags only.
+/// `sluice controller NAME`'s command line: the shared runtime flags and the controller's own.
 #[derive(Parser)]
-struct Shared {
+struct Command<T: clap::Args> {
     #[command(flatten)]
     options: RuntimeOptions,
-}
-
-/// `sluice controller core`'s flags.
-#[derive(Parser)]
-struct Core {
     #[command(flatten)]
-    core: CoreFlags,
+    own: T,
 }
 
-/// `sluice controller image-reflector`'s flags.
-#[derive(Parser)]
-struct Reflector {
-    #[command(flatten)]
-    reflector: ReflectorArgs,
-}
-
-fn parse<P: Parser>(args: &[String]) -> anyhow::Result<P> {
-    Ok(P::try_parse_from(
-        std::iter::once("sluice".to_owned()).chain(args.iter().cloned()),
-    )?)
-}
+/// The flags of a controller that has none of its own (the canary controller's settings come
+/// from the environment).
+#[derive(clap::Args)]
+struct NoFlags {}
 
 /// A controller run in this process for the objects labelled [`TEST_LABEL`]`=case`; stopped
 /// when dropped.
@@ -158,38 +146,49 @@ impl Drop for Controller {
 }
 
 impl Controller {
-    /// Starts `name` with the shared flags deploy/ gives it (`--no-cross-namespace-refs` when
-    /// `lockdown`) and a recording client; `run` gets the runtime and a scratch folder.
-    async fn start<F, Fut>(
+    /// Starts `name` with its process entry `run`, parsed from the command line deploy/ gives
+    /// it (`--no-cross-namespace-refs` when `lockdown`, plus `own_args` of a scratch folder and
+    /// the HTTP port), and with a client that records every request.
+    async fn start<T, F, Fut>(
         cluster: &LocalCluster,
-        name: &str,
-        case: &str,
-        lockdown: bool,
+        (name, case, lockdown): (&str, &str, bool),
+        own_args: impl FnOnce(&Path, u16) -> Vec<String>,
         run: F,
     ) -> anyhow::Result<Controller>
     where
-        F: FnOnce(Runtime, &Path) -> Fut,
-        Fut: Future<Output = ()> + Send + 'static,
+        T: clap::Args + clap::FromArgMatches,
+        F: FnOnce(Runtime, T) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        let scratch = tempfile::tempdir()?;
+        let port = free_port()?;
         let mut args = vec![
+            "sluice".to_owned(),
             format!("--kubeconfig={}", cluster.kubeconfig().display()),
             format!("--watch-label-selector={TEST_LABEL}={case}"),
-            format!("--metrics-addr=127.0.0.1:{}", free_port()?),
+            format!("--metrics-addr=127.0.0.1:{port}"),
             "--leader-election-namespace=default".to_owned(),
         ];
         if lockdown {
             args.push("--no-cross-namespace-refs".to_owned());
         }
-        let options = parse::<Shared>(&args)?.options;
+        args.extend(own_args(scratch.path(), port));
+        let command = Command::<T>::try_parse_from(args)?;
         let kubeconfig = Kubeconfig::read_from(cluster.kubeconfig())?;
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        let config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
         let requests = Requests::default();
         let client = ClientBuilder::try_from(config)?
             .with_layer(&requests)
             .build();
-        let runtime = Runtime::new(name, client, options);
-        let scratch = tempfile::tempdir()?;
-        tokio::spawn(run(runtime.clone(), scratch.path()));
+        let runtime = Runtime::new(name, client, command.options);
+        let running = run(runtime.clone(), command.own);
+        let controller = name.to_owned();
+        tokio::spawn(async move {
+            if let Err(error) = running.await {
+                tracing::error!(%controller, %error, "the controller ended");
+            }
+        });
         Ok(Controller {
             runtime,
             requests,
@@ -199,30 +198,29 @@ impl Controller {
 
     /// `sluice controller core` (GitRepository, Kustomization, Provider, Alert, Pipeline).
     async fn core(cluster: &LocalCluster, case: &str) -> anyhow::Result<Controller> {
-        Controller::start(cluster, "core", case, true, |runtime, scratch| {
-            let address = runtime.options.metrics_addr.to_string();
-            let flags = parse::<Core>(&[
+        let own_args = |scratch: &Path, port| {
+            vec![
                 format!("--storage-path={}", scratch.display()),
-                format!("--storage-adv-addr={address}"),
-            ]);
-            async move {
-                let run = async { sluice_promotion::controller::run(runtime, flags?.core).await };
-                if let Err(error) = run.await {
-                    tracing::error!(%error, "the core controller ended");
-                }
-            }
-        })
+                format!("--storage-adv-addr=127.0.0.1:{port}"),
+            ]
+        };
+        Controller::start(
+            cluster,
+            ("core", case, true),
+            own_args,
+            sluice_promotion::controller::run,
+        )
         .await
     }
 
     /// `sluice controller image-automation`.
     async fn image_automation(cluster: &LocalCluster, case: &str) -> anyhow::Result<Controller> {
-        Controller::start(cluster, "image-automation", case, true, |runtime, scratch| {
-            let state = AutomationState {
-                work_cache: scratch.to_owned(),
-            };
-            async move { run_automations(&runtime, state).await }
-        })
+        Controller::start(
+            cluster,
+            ("image-automation", case, true),
+            |_, _| Vec::new(),
+            sluice_image_automation::controller::run,
+        )
         .await
     }
 
@@ -232,33 +230,27 @@ impl Controller {
         case: &str,
         lockdown: bool,
     ) -> anyhow::Result<Controller> {
-        Controller::start(cluster, "image-reflector", case, lockdown, |runtime, scratch| {
-            let args = parse::<Reflector>(&[format!("--storage-path={}", scratch.display())]);
-            async move {
-                let run = async {
-                    sluice_image_reflector::controller::run_with(runtime, args?.reflector).await
-                };
-                if let Err(error) = run.await {
-                    tracing::error!(%error, "the image-reflector controller ended");
-                }
-            }
-        })
+        Controller::start(
+            cluster,
+            ("image-reflector", case, lockdown),
+            |scratch, _| vec![format!("--storage-path={}", scratch.display())],
+            sluice_image_reflector::controller::run,
+        )
         .await
     }
 
     /// `sluice controller canary`, its analysis floor at 1 s (as the dev overlay sets it).
     async fn canary(cluster: &LocalCluster, case: &str) -> anyhow::Result<Controller> {
-        Controller::start(cluster, "canary", case, true, |runtime, _| {
-            let settings = Settings {
-                min_interval: Duration::from_secs(1),
-                ..Settings::default()
-            };
-            async move {
-                if let Err(error) = sluice_canary::controller::run_with(runtime, settings).await {
-                    tracing::error!(%error, "the canary controller ended");
-                }
-            }
-        })
+        let settings = Settings {
+            min_interval: Duration::from_secs(1),
+            ..Settings::default()
+        };
+        Controller::start(
+            cluster,
+            ("canary", case, true),
+            |_, _| Vec::new(),
+            |runtime, NoFlags {}| sluice_canary::controller::run(runtime, settings),
+        )
         .await
     }
 }
@@ -267,6 +259,7 @@ impl Controller {
 
 /// The shared cluster with Sluice's CRDs, a client, and the namespaces `names` created.
 async fn cluster_with(names: &[&str]) -> anyhow::Result<(&'static LocalCluster, Client)> {
+    sluice_runtime::logging::install_crypto_provider();
     let cluster = LocalCluster::shared().await?;
     let client = cluster.client().await?;
     sluice_tests::crds::install_sluice_crds(&client).await?;
@@ -314,6 +307,28 @@ fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
         .find(|condition| condition["type"] == type_)
 }
 
+/// Waits until the object `name` holds `check`; returns it. On a timeout the error shows its
+/// status.
+async fn wait_for<K>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let waited = wait_until(&format!("{name} {what}"), TIMEOUT, || async {
+        Ok(check(&object_of(api, name).await?))
+    })
+    .await;
+    let object = object_of(api, name).await?;
+    match waited {
+        Ok(()) => Ok(object),
+        Err(error) => anyhow::bail!("{error}; its status: {}", object["status"]),
+    }
+}
+
 /// Waits until `name` is refused for its reference to `denied` (`Kind/namespace/name`): `Ready`
 /// False with reason `AccessDenied` and Flux's message, and `Stalled` True (not retried until its
 /// spec changes); returns the object.
@@ -322,18 +337,15 @@ where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
     let message = format!("cannot access {denied}, cross-namespace references have been blocked");
-    wait_until(&format!("{name} refused: {message}"), TIMEOUT, || async {
-        let object = object_of(api, name).await?;
-        let refused = condition(&object, READY).is_some_and(|ready| {
+    wait_for(api, name, &format!("refused: {message}"), |object| {
+        let refused = condition(object, READY).is_some_and(|ready| {
             ready["status"] == "False"
                 && ready["reason"] == "AccessDenied"
                 && ready["message"] == message.as_str()
         });
-        let stalled = condition(&object, STALLED).is_some_and(|c| c["status"] == "True");
-        Ok(refused && stalled)
+        refused && condition(object, STALLED).is_some_and(|c| c["status"] == "True")
     })
-    .await?;
-    Ok(object_of(api, name).await?)
+    .await
 }
 
 /// Waits until `name` is `Ready=True`; returns the object.
@@ -341,33 +353,87 @@ async fn wait_ready<K>(api: &Api<K>, name: &str) -> anyhow::Result<Value>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
-    wait_until(&format!("{name} Ready"), TIMEOUT, || async {
-        let object = object_of(api, name).await?;
-        Ok(condition(&object, READY).is_some_and(|ready| ready["status"] == "True"))
+    wait_for(api, name, "Ready", |object| {
+        condition(object, READY).is_some_and(|ready| ready["status"] == "True")
     })
-    .await?;
-    Ok(object_of(api, name).await?)
-}
-
-fn git_repository(url: &str, case: Option<&str>) -> Value {
-    json!({
-        "apiVersion": "source.sluice.dev/v1", "kind": "GitRepository",
-        "metadata": {"name": "podinfo", "labels": case.map_or(json!({}), labelled)},
-        "spec": {"url": url, "interval": "1h", "ref": {"branch": "main"}},
-    })
+    .await
 }
 
 fn config_map(name: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  owner: tenant\n")
 }
 
-/// A Git server with the repository `<name>.git` holding one ConfigMap `<name>-settings`
-/// under `apps/`; returns the working copy that pushes to it.
-fn repository(servers: &GitServers, name: &str) -> anyhow::Result<WorkingCopy> {
-    let copy = WorkingCopy::new(&servers.create_repo(&format!("{name}.git"))?)?;
-    let settings = config_map(&format!("{name}-settings"));
-    copy.commit(&[("apps/settings.yaml", &settings)], &[], "settings")?;
-    Ok(copy)
+/// Git over SSH: the harness' `sshd` serving the bare repositories of its Git servers, so that a
+/// tenant's GitRepository authenticates with the deploy key and host key in its Secret.
+struct GitHost {
+    servers: GitServers,
+    sshd: Sshd,
+}
+
+impl GitHost {
+    fn start() -> anyhow::Result<GitHost> {
+        Ok(GitHost {
+            servers: GitServers::start(GIT_USER, GIT_PASSWORD)?,
+            sshd: Sshd::start()?,
+        })
+    }
+
+    /// The bare repository `<name>.git`.
+    fn bare(&self, name: &str) -> PathBuf {
+        self.servers.repos().join(format!("{name}.git"))
+    }
+
+    /// Creates `<name>.git` with `files` in one commit on `main`; returns the working copy that
+    /// pushes to it and the commit.
+    fn repository(
+        &self,
+        name: &str,
+        files: &[(&str, &str)],
+    ) -> anyhow::Result<(WorkingCopy, String)> {
+        let copy = WorkingCopy::new(&self.servers.create_repo(&format!("{name}.git"))?)?;
+        let commit = copy.commit(files, &[], "seed")?;
+        Ok((copy, commit))
+    }
+
+    /// `<name>.git` holding one ConfigMap `<name>-settings` under `apps/`.
+    fn settings(&self, name: &str) -> anyhow::Result<WorkingCopy> {
+        let settings = config_map(&format!("{name}-settings"));
+        Ok(self
+            .repository(name, &[("apps/settings.yaml", &settings)])?
+            .0)
+    }
+
+    /// The GitRepository `podinfo` of `namespace` on `<repository>.git`, with the tenant's deploy
+    /// key in its Secret `git-auth`; labelled for `case` when given (else no controller of the
+    /// test reconciles it).
+    async fn source(
+        &self,
+        client: &Client,
+        namespace: &str,
+        repository: &str,
+        case: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let identity = String::from_utf8(self.sshd.client_identity()?)?;
+        create::<Secret>(
+            client,
+            namespace,
+            json!({"metadata": {"name": "git-auth"},
+                "stringData": {"identity": identity, "known_hosts": self.sshd.known_hosts()?}}),
+        )
+        .await?;
+        create::<GitRepository>(
+            client,
+            namespace,
+            json!({
+                "apiVersion": "source.sluice.dev/v1", "kind": "GitRepository",
+                "metadata": {"name": "podinfo", "labels": case.map_or(json!({}), labelled)},
+                "spec": {"url": self.sshd.url(&self.bare(repository)), "interval": "1h",
+                    "ref": {"branch": "main"}, "secretRef": {"name": "git-auth"}},
+            }),
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 // ---- ImageUpdateAutomation --------------------------------------------------------------------
@@ -408,21 +474,13 @@ async fn an_image_update_automation_cannot_borrow_another_tenants_repository_and
 -> anyhow::Result<()> {
     let (victim, attacker) = ("lockdown-iua-victim", "lockdown-iua-attacker");
     let (cluster, client) = cluster_with(&[victim, attacker]).await?;
-    let servers = GitServers::start(GIT_USER, GIT_PASSWORD)?;
-    let bare = servers.create_repo("podinfo.git")?;
-    let seeded = WorkingCopy::new(&bare)?.commit(
-        &[("deploy/podinfo.yaml", &marked_deployment(victim))],
-        &[],
-        "podinfo 1.0.0",
-    )?;
+    let git = GitHost::start()?;
+    let deployment = marked_deployment(victim);
+    let (_, seeded) = git.repository("podinfo", &[("deploy/podinfo.yaml", &deployment)])?;
+    let bare = git.bare("podinfo");
 
     // The victim: its repository behind credentials, its policy at 1.2.0, its automation.
-    create::<Secret>(&client, victim, json!({"metadata": {"name": "git-auth"},
-        "stringData": {"username": GIT_USER, "password": GIT_PASSWORD}}))
-    .await?;
-    let mut source = git_repository(&servers.http_url("podinfo.git"), None);
-    source["spec"]["secretRef"] = json!({"name": "git-auth"});
-    create::<GitRepository>(&client, victim, source).await?;
+    git.source(&client, victim, "podinfo", None).await?;
     image_policy(&client, victim, "1.2.0").await?;
     let own_source = json!({"kind": "GitRepository", "name": "podinfo"});
     create::<ImageUpdateAutomation>(&client, victim, automation("podinfo", victim, own_source))
@@ -444,16 +502,14 @@ async fn an_image_update_automation_cannot_borrow_another_tenants_repository_and
 
     // The victim's own automation, under the same lockdown, still pushes.
     let own = api::<ImageUpdateAutomation>(&client, victim);
-    wait_until("the victim's automation pushed", TIMEOUT, || async {
-        let status = object_of(&own, "podinfo").await?;
-        Ok(status["status"]["lastPushCommit"].is_string())
+    let pushed = wait_for(&own, "podinfo", "pushed", |object| {
+        object["status"]["lastPushCommit"].is_string()
     })
-    .await?;
-    let pushed = object_of(&own, "podinfo").await?["status"]["lastPushCommit"]
+    .await?["status"]["lastPushCommit"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let git = |args: &[&str]| -> anyhow::Result<String> {
+    let in_bare = |args: &[&str]| -> anyhow::Result<String> {
         let output = std::process::Command::new("git")
             .arg("-C")
             .arg(&bare)
@@ -461,21 +517,31 @@ async fn an_image_update_automation_cannot_borrow_another_tenants_repository_and
             .output()?;
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     };
-    assert_eq!(git(&["rev-parse", "main"])?, pushed);
-    let file = git(&["show", "main:deploy/podinfo.yaml"])?;
+    assert_eq!(in_bare(&["rev-parse", "main"])?, pushed);
+    let file = in_bare(&["show", "main:deploy/podinfo.yaml"])?;
     assert!(file.contains("ghcr.io/org/podinfo:1.2.0"), "{file}");
     assert!(!file.contains("6.6.6"), "{file}");
-    assert_eq!(git(&["rev-parse", "main~1"])?, seeded);
+    assert_eq!(in_bare(&["rev-parse", "main~1"])?, seeded);
 
     // Nothing of the victim is shown in the attacker's status, nor was anything of the victim's
     // namespace read by the controller serving the attacker.
     tokio::time::sleep(GRACE).await;
     let status = object_of(&attacked, "steal").await?["status"].clone();
-    for field in ["observedSourceRevision", "markers", "lastPushCommit", "lastPushTime"] {
+    for field in [
+        "observedSourceRevision",
+        "markers",
+        "lastPushCommit",
+        "lastPushTime",
+    ] {
         assert!(status.get(field).is_none(), "{field} shown: {status}");
     }
     let shown = status.to_string();
-    for secret in [seeded.as_str(), pushed.as_str(), "deploy/podinfo.yaml", "1.0.0"] {
+    for secret in [
+        seeded.as_str(),
+        pushed.as_str(),
+        "deploy/podinfo.yaml",
+        "1.0.0",
+    ] {
         assert!(!shown.contains(secret), "{secret} shown: {shown}");
     }
     assert_eq!(attacking.requests.touching(victim), Vec::<String>::new());
@@ -501,10 +567,10 @@ fn kustomization(name: &str, case: &str, extra: Value) -> Value {
 /// The artifact revision of the GitRepository `podinfo` in `namespace`, once it is `revision`'s.
 async fn wait_artifact(client: &Client, namespace: &str, commit: &str) -> anyhow::Result<()> {
     let sources = api::<GitRepository>(client, namespace);
-    wait_until(&format!("{namespace}/podinfo at {commit}"), TIMEOUT, || async {
-        let source = object_of(&sources, "podinfo").await?;
-        let revision = source["status"]["artifact"]["revision"].as_str().unwrap_or_default();
-        Ok(revision.ends_with(commit))
+    wait_for(&sources, "podinfo", &format!("at {commit}"), |source| {
+        source["status"]["artifact"]["revision"]
+            .as_str()
+            .is_some_and(|revision| revision.ends_with(commit))
     })
     .await?;
     Ok(())
@@ -516,55 +582,76 @@ async fn a_kustomization_cannot_build_from_or_depend_on_another_tenants_objects(
     let (victim, attacker) = ("lockdown-ks-victim", "lockdown-ks-attacker");
     let case = "lockdown-ks";
     let (cluster, client) = cluster_with(&[victim, attacker]).await?;
-    let servers = GitServers::start(GIT_USER, GIT_PASSWORD)?;
-    let victims = repository(&servers, "victim")?;
-    repository(&servers, "attacker")?;
-    create::<GitRepository>(&client, victim, git_repository(&servers.git_url("victim.git"), Some(case)))
-        .await?;
+    let git = GitHost::start()?;
+    let settings = config_map("victim-settings");
+    let (victims, first) = git.repository("victim", &[("apps/settings.yaml", &settings)])?;
+    git.settings("attacker")?;
+    git.source(&client, victim, "victim", Some(case)).await?;
     let base = kustomization("base", "not-reconciled-here", json!({}));
     create::<Kustomization>(&client, victim, base).await?;
-    create::<GitRepository>(&client, attacker, git_repository(&servers.git_url("attacker.git"), Some(case)))
+    git.source(&client, attacker, "attacker", Some(case))
         .await?;
     create::<Kustomization>(&client, attacker, kustomization("own", case, json!({}))).await?;
-    let borrowed = json!({"sourceRef": {"kind": "GitRepository", "name": "podinfo", "namespace": victim}});
+    let borrowed =
+        json!({"sourceRef": {"kind": "GitRepository", "name": "podinfo", "namespace": victim}});
     create::<Kustomization>(&client, attacker, kustomization("borrowed", case, borrowed)).await?;
     let depending = json!({"dependsOn": [{"name": "base", "namespace": victim}]});
-    create::<Kustomization>(&client, attacker, kustomization("dependent", case, depending)).await?;
+    create::<Kustomization>(
+        &client,
+        attacker,
+        kustomization("dependent", case, depending),
+    )
+    .await?;
     let core = Controller::core(cluster, case).await?;
 
     let attacked = api::<Kustomization>(&client, attacker);
+    wait_ready(&api::<GitRepository>(&client, attacker), "podinfo").await?;
     let own = wait_ready(&attacked, "own").await?;
     assert!(own["status"]["lastAppliedRevision"].is_string(), "{own}");
     let configs = api::<ConfigMap>(&client, attacker);
     assert!(configs.get_opt("attacker-settings").await?.is_some());
 
-    let refused = wait_refused(&attacked, "borrowed", &format!("GitRepository/{victim}/podinfo")).await?;
-    wait_refused(&attacked, "dependent", &format!("Kustomization/{victim}/base")).await?;
+    let refused = wait_refused(
+        &attacked,
+        "borrowed",
+        &format!("GitRepository/{victim}/podinfo"),
+    )
+    .await?;
+    wait_refused(
+        &attacked,
+        "dependent",
+        &format!("Kustomization/{victim}/base"),
+    )
+    .await?;
     for field in ["lastAttemptedRevision", "lastAppliedRevision", "inventory"] {
         assert!(refused["status"].get(field).is_none(), "{field}: {refused}");
     }
     assert!(configs.get_opt("victim-settings").await?.is_none());
-    let victim_source = format!("/apis/source.sluice.dev/v1/namespaces/{victim}/gitrepositories/podinfo");
-    let victim_base = format!("/apis/kustomize.sluice.dev/v1/namespaces/{victim}/kustomizations/base");
+    let victim_source =
+        format!("/apis/source.sluice.dev/v1/namespaces/{victim}/gitrepositories/podinfo");
+    let victim_base =
+        format!("/apis/kustomize.sluice.dev/v1/namespaces/{victim}/kustomizations/base");
     assert_eq!(core.requests.gets_of(&victim_source), Vec::<String>::new());
     assert_eq!(core.requests.gets_of(&victim_base), Vec::<String>::new());
 
     // The victim's source moves on: the refused Kustomization is not told its revisions
     // (the source watch asks Kustomizations built from a source to reconcile, with the revision
     // in the request annotation).
-    let first = victims.commit(&[], &[], "victim 1")?;
-    let sources = api::<GitRepository>(&client, victim);
-    let now = json!({"metadata": {"annotations": {REQUESTED_AT_ANNOTATION: "now"}}});
-    sources.patch("podinfo", &PatchParams::default(), &Patch::Merge(&now)).await?;
     wait_artifact(&client, victim, &first).await?;
+    let sources = api::<GitRepository>(&client, victim);
     let second = victims.commit(&[("apps/more.yaml", &config_map("more"))], &[], "victim 2")?;
     let again = json!({"metadata": {"annotations": {REQUESTED_AT_ANNOTATION: "again"}}});
-    sources.patch("podinfo", &PatchParams::default(), &Patch::Merge(&again)).await?;
+    sources
+        .patch("podinfo", &PatchParams::default(), &Patch::Merge(&again))
+        .await?;
     wait_artifact(&client, victim, &second).await?;
     tokio::time::sleep(GRACE).await;
     let borrowed = object_of(&attacked, "borrowed").await?.to_string();
     for commit in [&first, &second] {
-        assert!(!borrowed.contains(commit.as_str()), "{commit} shown: {borrowed}");
+        assert!(
+            !borrowed.contains(commit.as_str()),
+            "{commit} shown: {borrowed}"
+        );
     }
     Ok(())
 }
@@ -580,15 +667,23 @@ async fn alert(
     url: &str,
     sources: Value,
 ) -> anyhow::Result<()> {
-    create::<Provider>(client, namespace, json!({
-        "metadata": {"name": name, "labels": labelled(case)},
-        "spec": {"type": "generic", "address": url},
-    }))
+    create::<Provider>(
+        client,
+        namespace,
+        json!({
+            "metadata": {"name": name, "labels": labelled(case)},
+            "spec": {"type": "generic", "address": url},
+        }),
+    )
     .await?;
-    create::<Alert>(client, namespace, json!({
-        "metadata": {"name": name, "labels": labelled(case)},
-        "spec": {"providerRef": {"name": name}, "eventSources": sources},
-    }))
+    create::<Alert>(
+        client,
+        namespace,
+        json!({
+            "metadata": {"name": name, "labels": labelled(case)},
+            "spec": {"providerRef": {"name": name}, "eventSources": sources},
+        }),
+    )
     .await?;
     Ok(())
 }
@@ -599,22 +694,43 @@ async fn an_alert_cannot_receive_another_tenants_kustomization_events() -> anyho
     let case = "lockdown-alert";
     let (cluster, client) = cluster_with(&[victim, attacker]).await?;
     let hooks = WebhookReceiver::start().await?;
-    let servers = GitServers::start(GIT_USER, GIT_PASSWORD)?;
-    repository(&servers, "victim")?;
-    create::<GitRepository>(&client, victim, git_repository(&servers.git_url("victim.git"), Some(case)))
-        .await?;
+    let git = GitHost::start()?;
+    git.settings("victim")?;
+    git.source(&client, victim, "victim", Some(case)).await?;
     let every = json!([{"kind": "Kustomization", "name": "*"}]);
-    alert(&client, victim, case, "own", &hooks.hook_url("victim"), every).await?;
+    alert(
+        &client,
+        victim,
+        case,
+        "own",
+        &hooks.hook_url("victim"),
+        every,
+    )
+    .await?;
     let spying = json!([{"kind": "Kustomization", "name": "apps", "namespace": victim}]);
-    alert(&client, attacker, case, "spy", &hooks.hook_url("spy"), spying).await?;
+    alert(
+        &client,
+        attacker,
+        case,
+        "spy",
+        &hooks.hook_url("spy"),
+        spying,
+    )
+    .await?;
     let _core = Controller::core(cluster, case).await?;
 
     wait_ready(&api::<Alert>(&client, victim), "own").await?;
-    wait_refused(&api::<Alert>(&client, attacker), "spy", &format!("Kustomization/{victim}/apps"))
-        .await?;
+    wait_refused(
+        &api::<Alert>(&client, attacker),
+        "spy",
+        &format!("Kustomization/{victim}/apps"),
+    )
+    .await?;
     create::<Kustomization>(&client, victim, kustomization("apps", case, json!({}))).await?;
     wait_until("the victim's Alert got the apply", TIMEOUT, || async {
-        let revision = hooks.last_payload("victim").map(|event| event["metadata"]["revision"].clone());
+        let revision = hooks
+            .last_payload("victim")
+            .map(|event| event["metadata"]["revision"].clone());
         Ok(revision.is_some_and(|revision| revision.is_string()))
     })
     .await?;
@@ -668,26 +784,46 @@ async fn a_canary_cannot_query_with_another_tenants_metric_template_and_secret()
     let case = "lockdown-canary";
     let (cluster, client) = cluster_with(&[victim, attacker]).await?;
     sluice_tests::crds::install(&client, &http_route_crd()?).await?;
-    cluster.wait_for_service_account(attacker, "default").await?;
+    cluster
+        .wait_for_service_account(attacker, "default")
+        .await?;
     let prometheus = format!("http://127.0.0.1:{}", free_port()?);
-    create::<Secret>(&client, victim, json!({"metadata": {"name": "prom-auth"},
-        "stringData": {"token": "victim-token"}}))
+    create::<Secret>(
+        &client,
+        victim,
+        json!({"metadata": {"name": "prom-auth"},
+        "stringData": {"token": "victim-token"}}),
+    )
     .await?;
-    create::<MetricTemplate>(&client, victim, metric_template(&prometheus, Some("prom-auth"))).await?;
+    create::<MetricTemplate>(
+        &client,
+        victim,
+        metric_template(&prometheus, Some("prom-auth")),
+    )
+    .await?;
     create::<MetricTemplate>(&client, attacker, metric_template(&prometheus, None)).await?;
     for name in ["own", "borrowed"] {
         create::<Deployment>(&client, attacker, deployment(name)).await?;
     }
-    create::<Canary>(&client, attacker, canary("own", case, json!({"name": "error-rate"}))).await?;
+    create::<Canary>(
+        &client,
+        attacker,
+        canary("own", case, json!({"name": "error-rate"})),
+    )
+    .await?;
     let borrowed = json!({"name": "error-rate", "namespace": victim});
     create::<Canary>(&client, attacker, canary("borrowed", case, borrowed)).await?;
     let controller = Controller::canary(cluster, case).await?;
 
     let canaries = api::<Canary>(&client, attacker);
-    wait_refused(&canaries, "borrowed", &format!("MetricTemplate/{victim}/error-rate")).await?;
-    wait_until("the canary with its own template Initialized", TIMEOUT, || async {
-        let own = object_of(&canaries, "own").await?;
-        Ok(own["status"]["phase"] == json!(CanaryPhase::Initialized))
+    wait_refused(
+        &canaries,
+        "borrowed",
+        &format!("MetricTemplate/{victim}/error-rate"),
+    )
+    .await?;
+    wait_for(&canaries, "own", "Initialized", |own| {
+        own["status"]["phase"] == json!(CanaryPhase::Initialized)
     })
     .await?;
     let primary = api::<Deployment>(&client, attacker);
@@ -712,7 +848,11 @@ fn push(registry: &str, repository: &str, tags: &[&str]) -> anyhow::Result<()> {
             .arg(format!("oci:{}:{tag}", layout.display()))
             .arg(format!("docker://{registry}/{repository}:{tag}"))
             .output()?;
-        anyhow::ensure!(output.status.success(), "skopeo: {}", String::from_utf8_lossy(&output.stderr));
+        anyhow::ensure!(
+            output.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(())
 }
@@ -737,13 +877,18 @@ fn policy_of(case: &str, repository: Value) -> Value {
 async fn an_image_policy_cannot_use_another_tenants_image_repository_under_the_lockdown()
 -> anyhow::Result<()> {
     let victim = "lockdown-img-victim";
-    let (attacker, granted, stranger) =
-        ("lockdown-img-attacker", "lockdown-img-granted", "lockdown-img-stranger");
+    let (attacker, granted, stranger) = (
+        "lockdown-img-attacker",
+        "lockdown-img-granted",
+        "lockdown-img-stranger",
+    );
     let (cluster, client) = cluster_with(&[victim, attacker, granted, stranger]).await?;
     let access = json!({"metadata": {"labels": {"image-access": "granted"}}});
     let namespaces: Api<Namespace> = Api::all(client.clone());
     for admitted in [attacker, granted] {
-        namespaces.patch(admitted, &PatchParams::default(), &Patch::Merge(&access)).await?;
+        namespaces
+            .patch(admitted, &PatchParams::default(), &Patch::Merge(&access))
+            .await?;
     }
     let registry = Registry::start(RegistryAuth::Anonymous)?;
     push(&registry.address, "lockdown/podinfo", &["1.0.0", "1.1.0"])?;
@@ -755,7 +900,12 @@ async fn an_image_policy_cannot_use_another_tenants_image_repository_under_the_l
     for namespace in [granted, stranger] {
         create::<ImagePolicy>(&client, namespace, policy_of(open, victims.clone())).await?;
     }
-    create::<ImageRepository>(&client, attacker, image_repository(&image, locked, Value::Null)).await?;
+    create::<ImageRepository>(
+        &client,
+        attacker,
+        image_repository(&image, locked, Value::Null),
+    )
+    .await?;
     let mut own = policy_of(locked, json!({"name": "podinfo"}));
     own["metadata"]["name"] = json!("own");
     create::<ImagePolicy>(&client, attacker, own).await?;
@@ -765,26 +915,37 @@ async fn an_image_policy_cannot_use_another_tenants_image_repository_under_the_l
 
     // Without the lockdown, the repository's accessFrom decides.
     let admitted = wait_ready(&api::<ImagePolicy>(&client, granted), "podinfo").await?;
-    assert_eq!(admitted["status"]["latestRef"]["tag"], "1.1.0", "{admitted}");
-    wait_until("the stranger refused by accessFrom", TIMEOUT, || async {
-        let policy = object_of(&api::<ImagePolicy>(&client, stranger), "podinfo").await?;
-        Ok(condition(&policy, READY).is_some_and(|ready| {
+    assert_eq!(
+        admitted["status"]["latestRef"]["tag"], "1.1.0",
+        "{admitted}"
+    );
+    let strangers = api::<ImagePolicy>(&client, stranger);
+    wait_for(&strangers, "podinfo", "refused by accessFrom", |policy| {
+        condition(policy, READY).is_some_and(|ready| {
             ready["reason"] == "AccessDenied"
                 && ready["message"]
                     .as_str()
                     .is_some_and(|m| m.contains("does not grant access"))
-        }))
+        })
     })
     .await?;
 
     // Under the lockdown, another namespace is refused even though accessFrom admits it, and
     // the tenant's own repository still works.
     let attacked = api::<ImagePolicy>(&client, attacker);
-    let refused = wait_refused(&attacked, "podinfo", &format!("ImageRepository/{victim}/podinfo")).await?;
+    let refused = wait_refused(
+        &attacked,
+        "podinfo",
+        &format!("ImageRepository/{victim}/podinfo"),
+    )
+    .await?;
     assert!(refused["status"].get("latestRef").is_none(), "{refused}");
     let own = wait_ready(&attacked, "own").await?;
     assert_eq!(own["status"]["latestRef"]["tag"], "1.1.0", "{own}");
-    assert_eq!(with_lockdown.requests.touching(victim), Vec::<String>::new());
+    assert_eq!(
+        with_lockdown.requests.touching(victim),
+        Vec::<String>::new()
+    );
     Ok(())
 }
 
@@ -805,31 +966,49 @@ async fn a_pipeline_cannot_promote_through_another_tenants_repository() -> anyho
     let (victim, attacker) = ("lockdown-pipe-victim", "lockdown-pipe-attacker");
     let case = "lockdown-pipe";
     let (cluster, client) = cluster_with(&[victim, attacker]).await?;
-    let servers = GitServers::start(GIT_USER, GIT_PASSWORD)?;
-    repository(&servers, "victim")?;
-    repository(&servers, "attacker")?;
-    create::<GitRepository>(&client, victim, git_repository(&servers.git_url("victim.git"), None))
-        .await?;
-    create::<GitRepository>(&client, attacker, git_repository(&servers.git_url("attacker.git"), Some(case)))
+    let git = GitHost::start()?;
+    git.settings("victim")?;
+    git.settings("attacker")?;
+    git.source(&client, victim, "victim", None).await?;
+    git.source(&client, attacker, "attacker", Some(case))
         .await?;
     let own_source = json!({"kind": "GitRepository", "name": "podinfo"});
     let own_marker = format!("{attacker}:podinfo");
     let borrowed = json!({"kind": "GitRepository", "name": "podinfo", "namespace": victim});
-    create::<Pipeline>(&client, attacker, pipeline("borrowed", case, borrowed, &own_marker)).await?;
+    create::<Pipeline>(
+        &client,
+        attacker,
+        pipeline("borrowed", case, borrowed, &own_marker),
+    )
+    .await?;
     let victim_marker = format!("{victim}:podinfo");
     let marker = pipeline("marker", case, own_source.clone(), &victim_marker);
     create::<Pipeline>(&client, attacker, marker).await?;
-    create::<Pipeline>(&client, attacker, pipeline("own", case, own_source, &own_marker)).await?;
+    create::<Pipeline>(
+        &client,
+        attacker,
+        pipeline("own", case, own_source, &own_marker),
+    )
+    .await?;
     let core = Controller::core(cluster, case).await?;
 
     let pipelines = api::<Pipeline>(&client, attacker);
-    wait_refused(&pipelines, "borrowed", &format!("GitRepository/{victim}/podinfo")).await?;
-    wait_refused(&pipelines, "marker", &format!("ImagePolicy/{victim}/podinfo")).await?;
+    wait_refused(
+        &pipelines,
+        "borrowed",
+        &format!("GitRepository/{victim}/podinfo"),
+    )
+    .await?;
+    wait_refused(
+        &pipelines,
+        "marker",
+        &format!("ImagePolicy/{victim}/podinfo"),
+    )
+    .await?;
     // The tenant's own Pipeline reads its own source and goes on to its Provider (which this
     // test does not create): refused for that, never for its references.
-    wait_until("the own Pipeline past its source", TIMEOUT, || async {
-        let own = object_of(&pipelines, "own").await?;
-        Ok(condition(&own, READY).is_some_and(|ready| ready["reason"] == "ProviderFailed"))
+    wait_for(&pipelines, "own", "past its source", |own| {
+        condition(own, READY).is_some_and(|ready| ready["reason"] == "ProviderFailed")
     })
     .await?;
     assert_eq!(core.requests.touching(victim), Vec::<String>::new());
