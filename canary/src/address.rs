@@ -15,7 +15,8 @@
 //! resolves to (the clients' resolver drops forbidden addresses at connect time, so a DNS name
 //! cannot smuggle one in), and to every redirect. Other in-cluster services (another
 //! controller's `/metrics`, a database) are fenced by NetworkPolicy egress rules, not here;
-//! `POST /events` of the core controller authenticates its callers.
+//! `POST /events` of the core controller authenticates its callers. The controller's own
+//! `SLUICE_CANARY_METRICS_SERVER` goes through the same rule.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;

@@ -137,7 +137,12 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
         let mut quick = Command::new("sh");
         quick.args(["-c", "cat"]);
-        let echoed = run(quick, "dash", b"in", Some(Deadline::after(Duration::from_secs(30))));
+        let echoed = run(
+            quick,
+            "dash",
+            b"in",
+            Some(Deadline::after(Duration::from_secs(30))),
+        );
         assert_eq!(echoed.unwrap(), b"in");
     }
 }

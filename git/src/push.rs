@@ -173,4 +173,49 @@ mod tests {
         };
         assert_eq!(refspec(&fast_forward), "abc:refs/heads/auto");
     }
+
+    #[test]
+    fn a_push_to_a_server_that_never_answers_is_killed_at_the_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _stalling = std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(4).collect();
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            drop(held);
+        });
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let output = Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t", "-C"])
+                .arg(repo.path())
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+        };
+        git(&["init", "-q", "-b", "main"]);
+        git(&["commit", "-q", "--allow-empty", "-m", "one"]);
+        let url = format!("http://127.0.0.1:{port}/fleet.git");
+        let started = std::time::Instant::now();
+        let pushed = push(PushRequest {
+            git_dir: &repo.path().join(".git"),
+            url: &url,
+            config: &[],
+            updates: &[RefUpdate {
+                source: "refs/heads/main".into(),
+                destination: "refs/heads/main".into(),
+                force: false,
+            }],
+            options: &BTreeMap::new(),
+            deadline: Deadline::after(std::time::Duration::from_secs(2)),
+        });
+        assert!(
+            matches!(
+                pushed,
+                Err(PushError::Failed(CommandError::TimedOut { .. }))
+            ),
+            "{pushed:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
 }

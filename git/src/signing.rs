@@ -136,7 +136,12 @@ fn sign_gpg(
         command
     };
     run(gpg(&["--import"]), "gnupg", armored_key.as_bytes(), None)?;
-    let listing = run(gpg(&["--list-secret-keys", "--with-colons"]), "gnupg", b"", None)?;
+    let listing = run(
+        gpg(&["--list-secret-keys", "--with-colons"]),
+        "gnupg",
+        b"",
+        None,
+    )?;
     let keys = String::from_utf8_lossy(&listing)
         .lines()
         .filter(|line| line.starts_with("sec:"))

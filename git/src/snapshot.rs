@@ -258,7 +258,12 @@ impl Listing<'_> {
         Ok(())
     }
 
-    fn add(&mut self, path: String, executable: bool, id: gix::ObjectId) -> Result<(), SnapshotError> {
+    fn add(
+        &mut self,
+        path: String,
+        executable: bool,
+        id: gix::ObjectId,
+    ) -> Result<(), SnapshotError> {
         let TreeLimits {
             max_files,
             max_bytes,
@@ -398,6 +403,10 @@ mod tests {
             ),
             "{stopped:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

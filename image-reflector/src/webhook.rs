@@ -143,19 +143,11 @@ pub struct Hooks {
     index: Mutex<Index>,
     limiter: DefaultKeyedRateLimiter<String>,
     scheduled: Mutex<HashSet<String>>,
-    debounce: Duration,
 }
 
 impl Default for Hooks {
-    /// No hooks, [`DEBOUNCE`], [`HOOK_RATE_PER_SECOND`] and [`HOOK_BURST`].
+    /// No hooks yet; [`DEBOUNCE`], [`HOOK_RATE_PER_SECOND`] and [`HOOK_BURST`].
     fn default() -> Self {
-        Hooks::new(DEBOUNCE)
-    }
-}
-
-impl Hooks {
-    /// No hooks yet; calls to one hook within `debounce` make one scan.
-    pub fn new(debounce: Duration) -> Self {
         let positive = |count| NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN);
         let quota =
             Quota::per_second(positive(HOOK_RATE_PER_SECOND)).allow_burst(positive(HOOK_BURST));
@@ -163,10 +155,11 @@ impl Hooks {
             index: Mutex::default(),
             limiter: DefaultKeyedRateLimiter::keyed(quota),
             scheduled: Mutex::default(),
-            debounce,
         }
     }
+}
 
+impl Hooks {
     /// Records that the ImageRepository `namespace/name` has `hook` (or none, which removes its
     /// previous one), at `now_ms` (milliseconds since the Unix epoch).
     pub fn register(&self, namespace: &str, name: &str, hook: Option<Hook>, now_ms: i64) {
@@ -211,14 +204,6 @@ impl Hooks {
         }
         drop(index);
         self.limiter.retain_recent();
-    }
-
-    /// The path registered for `namespace/name`, if any.
-    pub fn path_of(&self, namespace: &str, name: &str) -> Option<String> {
-        lock(&self.index)
-            .by_key
-            .get(&object_key(namespace, name))
-            .map(|(path, _)| path.clone())
     }
 
     fn lookup(&self, path: &str) -> Option<Target> {
@@ -294,7 +279,7 @@ async fn receive(
         return (StatusCode::ACCEPTED, "a scan is already scheduled".into());
     }
     tokio::spawn(async move {
-        tokio::time::sleep(receiver.hooks.debounce).await;
+        tokio::time::sleep(DEBOUNCE).await;
         receiver.hooks.unschedule(&key);
         let api: Api<ImageRepository> = Api::namespaced(receiver.client, &target.namespace);
         if let Err(error) = request_reconcile(&api, &target.name).await {
@@ -365,10 +350,7 @@ mod tests {
         assert_eq!(hooks.lookup("/hooks/registry/two"), None);
         hooks.register("team", "app", hook("/hooks/registry/two"), 200);
         assert_eq!(hooks.lookup("/hooks/registry/one"), None, "rotated away");
-        assert_eq!(
-            hooks.path_of("team", "app").as_deref(),
-            Some("/hooks/registry/two")
-        );
+        assert!(hooks.lookup("/hooks/registry/two").is_some());
         hooks.register("team", "app", None, 300);
         assert_eq!(hooks.lookup("/hooks/registry/two"), None, "opted out");
     }

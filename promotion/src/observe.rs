@@ -47,8 +47,8 @@ pub struct Observed {
     pub base_branch: String,
     /// The Provider's forge client.
     pub forge: Forge,
-    /// The values of the Secrets read (the source's credentials, the Provider's), which a
-    /// promotion's commit, pull request and comments never show.
+    /// The values of the source's credentials, which a promotion's commit, pull request and
+    /// comments never show (the forge client keeps the Provider's token out of what it posts).
     pub secrets: Redactor,
     /// The result of each canary of a stage healthy at the revision, for Alerts.
     pub canary_events: Vec<Event>,
@@ -85,7 +85,7 @@ pub async fn observe(
             ))
         })?;
     let revision = artifact.revision.clone();
-    let (forge, mut secrets) = forge(client, &namespace, &pipeline.spec.provider_ref.name).await?;
+    let forge = forge(client, &namespace, &pipeline.spec.provider_ref.name).await?;
     let statuses = forge.commit_statuses(revision_sha(&revision)).await?;
     let images = stage_images(pipeline, context, &artifact, locations).await?;
     let previous = pipeline.status.clone().unwrap_or_default().stages;
@@ -146,7 +146,12 @@ pub async fn observe(
         });
     }
     let credentials = credentials(client, &source).await?;
-    secrets.extend(credentials.iter().flatten().map(secret_text));
+    let secrets = Redactor::new(
+        credentials
+            .iter()
+            .flatten()
+            .map(|(_, value)| String::from_utf8_lossy(value).into_owned()),
+    );
     Ok(Observed {
         facts,
         canary_events,
@@ -193,12 +198,8 @@ fn base_branch(source: &GitRepository, revision: &str) -> String {
         .unwrap_or_else(|| revision.split('@').next().unwrap_or("main").to_owned())
 }
 
-/// The forge client of Provider `name`, and the values of its Secret.
-async fn forge(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-) -> Result<(Forge, Redactor), PipelineError> {
+/// The forge client of Provider `name`.
+async fn forge(client: &Client, namespace: &str, name: &str) -> Result<Forge, PipelineError> {
     let provider_error = |message: String| PipelineError::Provider {
         name: name.to_owned(),
         message,
@@ -209,22 +210,9 @@ async fn forge(
     let kind = forge_kind(provider.spec.provider_type).ok_or_else(|| {
         provider_error("a Pipeline needs a Git host provider (github, gitlab, gitea)".into())
     })?;
-    let forge = forge_client(client, &provider, kind)
+    forge_client(client, &provider, kind)
         .await
-        .map_err(|error| provider_error(error.to_string()))?;
-    let mut secrets = Redactor::default();
-    if let Some(reference) = &provider.spec.secret_ref {
-        let data = read_secret_data(client, namespace, &reference.name)
-            .await
-            .map_err(kube_error(format!("Secret {namespace}/{}", reference.name)))?;
-        secrets.extend(data.iter().map(secret_text));
-    }
-    Ok((forge, secrets))
-}
-
-/// A Secret entry's value as text, for a [`Redactor`].
-fn secret_text((_, value): (&String, &Vec<u8>)) -> String {
-    String::from_utf8_lossy(value).into_owned()
+        .map_err(|error| provider_error(error.to_string()))
 }
 
 /// The image each stage's files name at its `locations`, read from the source artifact unpacked

@@ -49,7 +49,11 @@ impl Redactor {
                 .strip_prefix('"')
                 .and_then(|inner| inner.strip_suffix('"'))
                 .map(str::to_owned);
-            let forms = [Some(value.to_owned()), escaped, Some(value.trim().to_owned())];
+            let forms = [
+                Some(value.to_owned()),
+                escaped,
+                Some(value.trim().to_owned()),
+            ];
             for form in forms.into_iter().flatten() {
                 if !self.values.contains(&form) {
                     self.values.push(form);
@@ -109,7 +113,10 @@ mod tests {
     fn json_escaped_and_trimmed_forms_are_redacted_too() {
         let redactor = Redactor::new(["line \"one\"\n", "token\n"]);
         let quoted = r#"Invalid value: "line \"one\"\n": must be"#;
-        assert_eq!(redactor.redact(quoted), r#"Invalid value: "*****": must be"#);
+        assert_eq!(
+            redactor.redact(quoted),
+            r#"Invalid value: "*****": must be"#
+        );
         assert_eq!(redactor.redact("bearer token"), "bearer *****");
     }
 

@@ -40,7 +40,6 @@ struct Harness {
 
 impl Harness {
     async fn start(namespace: &str) -> anyhow::Result<Self> {
-        sluice_runtime::logging::install_crypto_provider();
         let cluster = LocalCluster::shared().await?;
         let client = cluster.client().await?;
         for crd in sluice_canary::api::crds() {

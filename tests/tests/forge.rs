@@ -52,6 +52,20 @@ fn status(context: &str, state: CommitState, description: &str) -> CommitStatus 
     }
 }
 
+/// Merges pull request `number` at `head`, again while Gitea answers 405 (it has not checked
+/// yet that the pull request merges; a refused merge has it check again), for up to 10 s.
+async fn merge_once_checked(forge: &Forge, number: u64, head: &str) -> Result<(), ForgeError> {
+    let mut merged = forge.merge_pull_request(number, head).await;
+    for _ in 0..50 {
+        if !matches!(merged, Err(ForgeError::Api { status: 405, .. })) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        merged = forge.merge_pull_request(number, head).await;
+    }
+    merged
+}
+
 #[tokio::test]
 async fn statuses_and_one_pull_request_per_branch_on_a_real_gitea() -> anyhow::Result<()> {
     let gitea = Gitea::start()?;
@@ -104,6 +118,8 @@ async fn statuses_and_one_pull_request_per_branch_on_a_real_gitea() -> anyhow::R
     };
     let opened = forge.upsert_pull_request(&content).await?;
     assert!(opened.open && !opened.merged);
+    assert!(opened.same_repository, "{opened:?}");
+    assert_eq!(opened.head_sha.len(), 40, "{opened:?}");
     content.title = "Promote app 1.1.0 to qa (updated)".into();
     let updated = forge.upsert_pull_request(&content).await?;
     assert_eq!(
@@ -113,7 +129,14 @@ async fn statuses_and_one_pull_request_per_branch_on_a_real_gitea() -> anyhow::R
     assert_eq!(updated.title, content.title);
 
     forge.comment(opened.number, "dev stays healthy").await?;
-    forge.merge_pull_request(opened.number).await?;
+    // A merge at a commit that is not the head is refused; at the head, it merges.
+    let stale = merge_once_checked(&forge, opened.number, &main).await;
+    assert!(
+        matches!(&stale, Err(ForgeError::Api { status: 409, message, .. })
+            if message.contains("head out of date")),
+        "merged at a commit that is not its head: {stale:?}"
+    );
+    merge_once_checked(&forge, opened.number, &opened.head_sha).await?;
     let merged = forge.pull_request(opened.number).await?;
     assert!(merged.merged && !merged.open, "{merged:?}");
     Ok(())

@@ -380,7 +380,6 @@ fn policy_tag(policy: &ImagePolicy) -> Option<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_policy_follows_a_pushed_tag_as_soon_as_the_webhook_hears_of_it() -> anyhow::Result<()> {
     let (label, namespace) = ("follow", "reflector-follow");
-    sluice_runtime::logging::install_crypto_provider();
     let cluster = LocalCluster::shared().await?;
     let client = cluster.client().await?;
     install_crds_and_namespace(&client, namespace).await?;

@@ -152,12 +152,20 @@ mod tests {
         let stale = inventory::stale_objects(&old, &applied).unwrap();
         let failed = Pruned {
             deleted: Vec::new(),
-            kept: vec![(stale[0].clone(), "ConfigMap/apps/b delete failed (Forbidden)".into())],
+            kept: vec![(
+                stale[0].clone(),
+                "ConfigMap/apps/b delete failed (Forbidden)".into(),
+            )],
         };
         let recorded = failed.inventory(&applied);
         assert_eq!(recorded, old);
-        assert_eq!(inventory::stale_objects(&recorded, &applied).unwrap(), stale);
-        assert!(matches!(failed.error(), Some(Error::PruneFailed(m)) if m.contains("ConfigMap/apps/b")));
+        assert_eq!(
+            inventory::stale_objects(&recorded, &applied).unwrap(),
+            stale
+        );
+        assert!(
+            matches!(failed.error(), Some(Error::PruneFailed(m)) if m.contains("ConfigMap/apps/b"))
+        );
         let done = Pruned::default();
         assert!(done.error().is_none());
         assert_eq!(done.inventory(&applied), applied);

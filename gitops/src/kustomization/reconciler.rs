@@ -112,7 +112,7 @@ pub async fn reconcile(
         ))),
     };
     // Nothing a Secret holds reaches the conditions, the Events, the logs or commit statuses.
-    let result = result.map_err(|error| error.redacted(&Redactor::default())); let _ = &secrets;
+    let result = result.map_err(|error| error.redacted(&secrets));
     if let Err(error) = &result {
         tracing::info!(name = %kustomization.name_any(), namespace = ?kustomization.namespace(), %error, "reconcile failed");
     }

@@ -200,4 +200,26 @@ mod tests {
         assert_eq!(entries[3].1, 0o700);
         assert!(entries.iter().all(|e| e.2 == 0 && e.3 == 0));
     }
+
+    #[test]
+    fn an_archive_past_the_source_limits_is_not_unpacked() {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
+        let mut claimed = header(tar::EntryType::Regular, 0o600, MAX_BYTES + 1);
+        tar.append_data(&mut claimed, "huge.yaml", std::io::empty())
+            .unwrap();
+        let bytes = tar.into_inner().unwrap().finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let refused = unpack(&bytes, dir.path());
+        assert!(matches!(refused, Err(Error::TooLarge(_))), "{refused:?}");
+        assert!(!dir.path().join("huge.yaml").exists());
+        let fine = build(&[file("a.yaml", "a")], None).unwrap();
+        unpack(&fine.bytes, dir.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.yaml")).unwrap(),
+            "a"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The ImageRepository reconciler: scans the image's tags when due (see
 //! [`crate::scan::scan_due`]), stores them, reports `lastScanResult`, and wakes the
-//! ImagePolicies of the repository when its tags changed.
+//! ImagePolicies of the repository when its tags changed. Before that it registers the
+//! repository's registry webhook path ([`crate::webhook`]) and publishes it in `webhookPath`.
 
 use std::sync::Arc;
 use std::time::Duration;

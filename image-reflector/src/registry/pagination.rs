@@ -8,7 +8,7 @@ pub const PAGE_SIZE: usize = 1000;
 /// What to request after a page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NextPage {
-    /// The URL (absolute, or a path relative to the registry) the `Link` header names.
+    /// The URL the `Link` header names: absolute, or relative to the page's URL (RFC 8288).
     Link(String),
     /// The same listing with `last` set to this tag.
     After(String),

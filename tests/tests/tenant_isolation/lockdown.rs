@@ -49,6 +49,8 @@ const GIT_PASSWORD: &str = "tenant-secret";
 /// How long a test keeps watching for something that must not happen once the legitimate
 /// counterpart has happened.
 const GRACE: Duration = Duration::from_secs(3);
+/// How long a canary test watches for an analysis that must not start (ticks are 1 s).
+const ANALYSIS_WINDOW: Duration = Duration::from_secs(10);
 
 // ---- Controllers in this process, with a client that records every request ----------------
 
@@ -816,20 +818,36 @@ async fn a_canary_cannot_query_with_another_tenants_metric_template_and_secret()
     let controller = Controller::canary(cluster, case).await?;
 
     let canaries = api::<Canary>(&client, attacker);
+    wait_for(&canaries, "own", "Initialized", |own| {
+        own["status"]["phase"] == json!(CanaryPhase::Initialized)
+    })
+    .await?;
+    let deployments = api::<Deployment>(&client, attacker);
+    assert!(deployments.get_opt("own-primary").await?.is_some());
     wait_refused(
         &canaries,
         "borrowed",
         &format!("MetricTemplate/{victim}/error-rate"),
     )
     .await?;
-    wait_for(&canaries, "own", "Initialized", |own| {
-        own["status"]["phase"] == json!(CanaryPhase::Initialized)
-    })
-    .await?;
-    let primary = api::<Deployment>(&client, attacker);
-    assert!(primary.get_opt("own-primary").await?.is_some());
-    assert!(primary.get_opt("borrowed-primary").await?.is_none());
+    assert!(deployments.get_opt("borrowed-primary").await?.is_none());
+
+    // A new revision of the target, which would start an analysis (and its metric checks with
+    // the template's Secret), changes nothing: the refused Canary waits for its own spec.
+    let revision = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "podinfo:2"}]}}}});
+    deployments
+        .patch(
+            "borrowed",
+            &PatchParams::default(),
+            &Patch::Strategic(&revision),
+        )
+        .await?;
+    tokio::time::sleep(ANALYSIS_WINDOW).await;
+    let secret = format!("/api/v1/namespaces/{victim}/secrets/prom-auth");
+    assert_eq!(controller.requests.gets_of(&secret), Vec::<String>::new());
     assert_eq!(controller.requests.touching(victim), Vec::<String>::new());
+    let borrowed = object_of(&canaries, "borrowed").await?;
+    assert!(borrowed["status"].get("phase").is_none(), "{borrowed}");
     Ok(())
 }
 

@@ -259,7 +259,6 @@ impl Drop for Reflector {
 
 /// The shared cluster and a client of it.
 async fn cluster() -> anyhow::Result<(&'static LocalCluster, Client)> {
-    sluice_runtime::logging::install_crypto_provider();
     let cluster = LocalCluster::shared().await?;
     Ok((cluster, cluster.client().await?))
 }

@@ -17,6 +17,8 @@ use kube::{Client, Resource};
 use serde_json::{Value, json};
 use sluice_gitops::api::{GitRepository, Kustomization};
 use sluice_gitops::controller_flags::CoreFlags;
+use sluice_image_automation::api::ImageUpdateAutomation;
+use sluice_image_automation::controller::AutomationFlags;
 use sluice_runtime::conditions::{self, READY, STALLED};
 use sluice_runtime::{REQUESTED_AT_ANNOTATION, Runtime, RuntimeOptions};
 use sluice_tests::core_controller::{TEST_LABEL, WorkingCopy, create_namespace, install_core_crds};
@@ -31,7 +33,8 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 struct Deployed {
     runtime: Runtime,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    storage: tempfile::TempDir,
+    /// The core controller's `--storage-path`.
+    storage: Option<tempfile::TempDir>,
 }
 
 /// `sluice controller core`'s flags.
@@ -41,6 +44,15 @@ struct CoreCommand {
     options: RuntimeOptions,
     #[command(flatten)]
     core: CoreFlags,
+}
+
+/// `sluice controller image-automation`'s flags.
+#[derive(Parser)]
+struct AutomationCommand {
+    #[command(flatten)]
+    options: RuntimeOptions,
+    #[command(flatten)]
+    automation: AutomationFlags,
 }
 
 impl Deployed {
@@ -65,17 +77,42 @@ impl Deployed {
         Ok(Deployed {
             runtime,
             task,
-            storage,
+            storage: Some(storage),
+        })
+    }
+
+    /// The image-automation controller as `deploy/` runs it (no `--allow-file-sources`), sharded to
+    /// one test's objects.
+    async fn start_automation(cluster: &LocalCluster, case: &str) -> anyhow::Result<Deployed> {
+        let metrics = format!("--metrics-addr=127.0.0.1:{}", free_port()?);
+        let command = AutomationCommand::try_parse_from([
+            "image-automation".to_owned(),
+            format!("--kubeconfig={}", cluster.kubeconfig().display()),
+            format!("--watch-label-selector={TEST_LABEL}={case}"),
+            "--leader-election-namespace=default".to_owned(),
+            metrics,
+        ])?;
+        let runtime = Runtime::new("image-automation", cluster.client().await?, command.options);
+        let task = tokio::spawn(sluice_image_automation::controller::run(
+            runtime.clone(),
+            command.automation,
+        ));
+        Ok(Deployed {
+            runtime,
+            task,
+            storage: None,
         })
     }
 
     /// Whether the controller stored any artifact for `namespace`.
     fn stored_any(&self, namespace: &str) -> bool {
-        self.storage
-            .path()
-            .join("gitrepository")
-            .join(namespace)
-            .exists()
+        self.storage.as_ref().is_some_and(|storage| {
+            storage
+                .path()
+                .join("gitrepository")
+                .join(namespace)
+                .exists()
+        })
     }
 
     async fn stop(self) -> anyhow::Result<()> {
@@ -271,13 +308,20 @@ async fn a_file_url_cannot_make_the_controller_read_its_own_disk() -> anyhow::Re
     let (attacker, victim) = ("src-file-attacker", "src-file-victim");
     let (cluster, client) = shared_cluster().await?;
     let servers = GitServers::start("git", "git")?;
-    repository(&servers, "victim.git", &[("app/a.yaml", &config_map("a", "private"))])?;
+    repository(
+        &servers,
+        "victim.git",
+        &[("app/a.yaml", &config_map("a", "private"))],
+    )?;
     tenant(&client, attacker, &servers).await?;
     tenant(&client, victim, &servers).await?;
     let controller = Deployed::start(cluster, case).await?;
 
     let victim_folder = format!("file://{}", servers.repos().join("victim.git").display());
-    for (name, url) in [("etc", "file:///etc".to_owned()), ("neighbour", victim_folder)] {
+    for (name, url) in [
+        ("etc", "file:///etc".to_owned()),
+        ("neighbour", victim_folder),
+    ] {
         let object = git_repository(attacker, case, name, &url, json!({}));
         create::<GitRepository>(&client, attacker, object).await?;
     }
@@ -287,7 +331,9 @@ async fn a_file_url_cannot_make_the_controller_read_its_own_disk() -> anyhow::Re
             .await
             .expect_err("refused at admission");
         assert!(
-            error.to_string().contains("url must be an http://, https:// or ssh:// URL"),
+            error
+                .to_string()
+                .contains("url must be an http://, https:// or ssh:// URL"),
             "{refused}: {error}"
         );
     }
@@ -302,13 +348,8 @@ async fn a_file_url_cannot_make_the_controller_read_its_own_disk() -> anyhow::Re
 
     let attackers: Api<GitRepository> = Api::namespaced(client.clone(), attacker);
     for name in ["etc", "neighbour"] {
-        let (refused, ready) = wait_ready(
-            &attackers,
-            name,
-            ("False", "URLInvalid"),
-            source_conditions,
-        )
-        .await?;
+        let (refused, ready) =
+            wait_ready(&attackers, name, ("False", "URLInvalid"), source_conditions).await?;
         assert!(
             ready.message.contains("--allow-file-sources"),
             "{}",
@@ -327,8 +368,79 @@ async fn a_file_url_cannot_make_the_controller_read_its_own_disk() -> anyhow::Re
     )
     .await?;
     assert!(fetched.status.and_then(|s| s.artifact).is_some());
-    assert!(!controller.stored_any(attacker), "an attacker artifact was stored");
+    assert!(
+        !controller.stored_any(attacker),
+        "an attacker artifact was stored"
+    );
     assert!(controller.stored_any(victim));
+    controller.stop().await
+}
+
+/// The ImageUpdateAutomation fetches and pushes its GitRepository's URL itself: one whose
+/// GitRepository names `file:///etc` is refused by the image-automation controller as deployed
+/// (`SourceManagerFailed`, naming `--allow-file-sources`), while one whose GitRepository is
+/// served over HTTP runs.
+#[tokio::test]
+async fn an_image_automation_cannot_read_the_controllers_disk_through_a_file_url()
+-> anyhow::Result<()> {
+    let case = "src-iua-file";
+    let (attacker, victim) = ("src-iua-attacker", "src-iua-victim");
+    let (cluster, client) = shared_cluster().await?;
+    sluice_tests::crds::install_sluice_crds(&client).await?;
+    let servers = GitServers::start("git", "git")?;
+    repository(
+        &servers,
+        "victim.git",
+        &[("app/a.yaml", &config_map("a", "1"))],
+    )?;
+    tenant(&client, attacker, &servers).await?;
+    tenant(&client, victim, &servers).await?;
+    let controller = Deployed::start_automation(cluster, case).await?;
+    let bearer = json!({"secretRef": {"name": "git"}});
+    for (namespace, url, auth) in [
+        (attacker, "file:///etc".to_owned(), json!({})),
+        (victim, servers.bearer_url("victim.git"), bearer),
+    ] {
+        let source = git_repository(namespace, case, "fleet", &url, auth);
+        create::<GitRepository>(&client, namespace, source).await?;
+        let automation = json!({
+            "apiVersion": "image.sluice.dev/v1", "kind": "ImageUpdateAutomation",
+            "metadata": {"name": "app", "namespace": namespace, "labels": {TEST_LABEL: case}},
+            "spec": {"sourceRef": {"kind": "GitRepository", "name": "fleet"}, "interval": "1h",
+                "git": {"commit": {"author": {"name": "Sluice", "email": "sluice@example.com"}}}},
+        });
+        create::<ImageUpdateAutomation>(&client, namespace, automation).await?;
+    }
+    let conditions_of = |automation: &ImageUpdateAutomation| {
+        automation
+            .status
+            .clone()
+            .map(|status| status.reconcile.conditions)
+            .unwrap_or_default()
+    };
+    let attackers: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), attacker);
+    let (refused, ready) = wait_ready(
+        &attackers,
+        "app",
+        ("False", "SourceManagerFailed"),
+        conditions_of,
+    )
+    .await?;
+    assert!(
+        ready.message.contains("--allow-file-sources"),
+        "{}",
+        ready.message
+    );
+    let observed = refused.status.and_then(|s| s.observed_source_revision);
+    assert!(observed.is_none(), "{observed:?}");
+    let victims: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), victim);
+    wait_ready(
+        &victims,
+        "app",
+        ("True", conditions::SUCCEEDED),
+        conditions_of,
+    )
+    .await?;
     controller.stop().await
 }
 
@@ -357,7 +469,11 @@ async fn a_bomb_a_deep_nest_or_a_huge_manifest_fails_only_its_own_kustomization(
             ("huge/big.yaml", &huge),
         ],
     )?;
-    repository(&servers, "victim.git", &[("app/a.yaml", &config_map("a", "fine"))])?;
+    repository(
+        &servers,
+        "victim.git",
+        &[("app/a.yaml", &config_map("a", "fine"))],
+    )?;
     tenant(&client, attacker, &servers).await?;
     tenant(&client, victim, &servers).await?;
     let controller = Deployed::start(cluster, case).await?;
@@ -370,7 +486,13 @@ async fn a_bomb_a_deep_nest_or_a_huge_manifest_fails_only_its_own_kustomization(
         auth.clone(),
     );
     create::<GitRepository>(&client, attacker, source).await?;
-    let source = git_repository(victim, case, "fleet", &servers.bearer_url("victim.git"), auth);
+    let source = git_repository(
+        victim,
+        case,
+        "fleet",
+        &servers.bearer_url("victim.git"),
+        auth,
+    );
     create::<GitRepository>(&client, victim, source).await?;
     let started = Instant::now();
     for path in ["bomb", "deep", "huge"] {
@@ -516,7 +638,8 @@ async fn a_refused_apply_never_shows_a_substituted_secret() -> anyhow::Result<()
     let (cluster, client) = shared_cluster().await?;
     let servers = GitServers::start("git", "git")?;
     let labelled = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\n  labels:\n    stolen: ${TOKEN}\n";
-    let stored = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\ndata:\n  token: ${TOKEN}\n";
+    let stored =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\ndata:\n  token: ${TOKEN}\n";
     repository(
         &servers,
         "tenant.git",
@@ -562,10 +685,12 @@ async fn a_refused_apply_never_shows_a_substituted_secret() -> anyhow::Result<()
     let about_leak = ListParams::default().fields("involvedObject.name=leak");
     wait_until("an Event about leak", TIMEOUT, || async {
         let listed = events.list(&about_leak).await.map_err(harness("events"))?;
-        Ok(listed
-            .items
-            .iter()
-            .any(|event| event.message.as_deref().is_some_and(|m| m.contains("*****"))))
+        Ok(listed.items.iter().any(|event| {
+            event
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("*****"))
+        }))
     })
     .await?;
     for event in events.list(&ListParams::default()).await?.items {
@@ -583,7 +708,10 @@ async fn a_refused_apply_never_shows_a_substituted_secret() -> anyhow::Result<()
         .get("kept")
         .await?;
     assert_eq!(
-        kept.data.unwrap_or_default().get("token").map(String::as_str),
+        kept.data
+            .unwrap_or_default()
+            .get("token")
+            .map(String::as_str),
         Some(value)
     );
     controller.stop().await
@@ -593,8 +721,8 @@ async fn a_refused_apply_never_shows_a_substituted_secret() -> anyhow::Result<()
 /// reconcile with `PruneFailed` and keeps the object in the inventory; once the tenant may
 /// delete, the next reconcile prunes it and the inventory lets it go.
 #[tokio::test]
-async fn a_failed_prune_keeps_the_object_in_the_inventory_until_it_is_pruned()
--> anyhow::Result<()> {
+async fn a_failed_prune_keeps_the_object_in_the_inventory_until_it_is_pruned() -> anyhow::Result<()>
+{
     let case = "src-prune";
     let namespace = "src-prune-tenant";
     let (cluster, client) = shared_cluster().await?;
@@ -648,11 +776,17 @@ async fn a_failed_prune_keeps_the_object_in_the_inventory_until_it_is_pruned()
     .await?;
     assert!(ready.message.contains("ConfigMap"), "{}", ready.message);
     let b_id = format!("{namespace}_b__ConfigMap");
-    assert!(inventory(&refused).contains(&b_id), "{:?}", inventory(&refused));
+    assert!(
+        inventory(&refused).contains(&b_id),
+        "{:?}",
+        inventory(&refused)
+    );
     let config_maps = Api::<ConfigMap>::namespaced(client.clone(), namespace);
     assert!(config_maps.get_opt("b").await?.is_some());
 
-    let verbs = json!(["get", "list", "watch", "create", "update", "patch", "delete"]);
+    let verbs = json!([
+        "get", "list", "watch", "create", "update", "patch", "delete"
+    ]);
     let rule = json!({"rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": verbs}]});
     Api::<Role>::namespaced(client.clone(), namespace)
         .patch("reconciler", &PatchParams::default(), &Patch::Merge(&rule))
@@ -665,7 +799,11 @@ async fn a_failed_prune_keeps_the_object_in_the_inventory_until_it_is_pruned()
         kustomization_conditions,
     )
     .await?;
-    assert!(!inventory(&pruned).contains(&b_id), "{:?}", inventory(&pruned));
+    assert!(
+        !inventory(&pruned).contains(&b_id),
+        "{:?}",
+        inventory(&pruned)
+    );
     assert!(config_maps.get_opt("b").await?.is_none());
     assert!(config_maps.get_opt("a").await?.is_some());
     controller.stop().await
@@ -690,7 +828,13 @@ fn inventory(kustomization: &Kustomization) -> Vec<String> {
         .status
         .clone()
         .and_then(|status| status.inventory)
-        .map(|inventory| inventory.entries.into_iter().map(|entry| entry.id).collect())
+        .map(|inventory| {
+            inventory
+                .entries
+                .into_iter()
+                .map(|entry| entry.id)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -704,7 +848,11 @@ async fn a_git_server_that_never_answers_times_out_and_others_still_sync() -> an
     let (attacker, victim) = ("src-stall-attacker", "src-stall-victim");
     let (cluster, client) = shared_cluster().await?;
     let servers = GitServers::start("git", "git")?;
-    repository(&servers, "victim.git", &[("app/a.yaml", &config_map("a", "1"))])?;
+    repository(
+        &servers,
+        "victim.git",
+        &[("app/a.yaml", &config_map("a", "1"))],
+    )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let stalling = tokio::spawn(async move {
@@ -718,7 +866,13 @@ async fn a_git_server_that_never_answers_times_out_and_others_still_sync() -> an
     let controller = Deployed::start(cluster, case).await?;
 
     let stalled_url = format!("http://127.0.0.1:{port}/fleet.git");
-    let stalled = git_repository(attacker, case, "stalled", &stalled_url, json!({"timeout": "3s"}));
+    let stalled = git_repository(
+        attacker,
+        case,
+        "stalled",
+        &stalled_url,
+        json!({"timeout": "3s"}),
+    );
     let started = Instant::now();
     create::<GitRepository>(&client, attacker, stalled).await?;
     let attackers: Api<GitRepository> = Api::namespaced(client.clone(), attacker);
@@ -730,7 +884,11 @@ async fn a_git_server_that_never_answers_times_out_and_others_still_sync() -> an
     )
     .await?;
     let given_up_in = started.elapsed();
-    assert!(ready.message.contains("timed out after 3s"), "{}", ready.message);
+    assert!(
+        ready.message.contains("timed out after 3s"),
+        "{}",
+        ready.message
+    );
     assert!(given_up_in < Duration::from_secs(30), "{given_up_in:?}");
 
     let own = git_repository(
