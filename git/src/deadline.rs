@@ -103,8 +103,10 @@ impl Drop for Watchdog {
 }
 
 /// `connection` with the HTTP(S) transport's client timeout set to what is left of `deadline`
-/// (the repository's HTTP configuration, e.g. `http.extraHeader`, is kept); other transports
-/// are left as they are. `url` is the remote URL.
+/// (each request, headers and body, gets at most that; the pack transfer is also interrupted at
+/// the deadline by the [`Watchdog`]); the repository's HTTP configuration, e.g.
+/// `http.extraHeader`, is kept, and other transports are left as they are. `url` is the remote
+/// URL.
 ///
 /// Errors: gix's, when the repository's HTTP configuration cannot be read.
 pub(crate) fn bounded_connection<'remote, 'auth, 'repo, T>(
@@ -123,6 +125,7 @@ where
         let timeout = deadline.remaining();
         let backend = http::reqwest::Options {
             configure_client: Some(Box::new(move |builder| Ok(builder.timeout(timeout)))),
+            // Not a per-request timeout: gix refuses redirects once a request is configured.
             configure_request: None,
         };
         http_options.backend = Some(Arc::new(std::sync::Mutex::new(backend)));

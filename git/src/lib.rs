@@ -12,6 +12,8 @@
 //!   repository fetched incrementally, [`fetch_snapshot`] for the tree of one ref.
 //! - Committing with gix ([`write_commit`]), signed with GPG or SSH ([`Signer`]).
 //! - Pushing with the `git` CLI ([`push`]).
+//! - Deadlines ([`Deadline`]): every fetch and push stops at one, its transfer interrupted, its
+//!   HTTP requests timed out, its `ssh` and `git` processes killed, so no thread outlives it.
 //!
 //! gix fetches and commits: it is in-process, needs no work tree (trees are read from and
 //! written to the object database), and its shallow, incremental fetches are what make runs on

@@ -49,6 +49,10 @@ pub struct PipelineSpec {
 /// One environment of a Pipeline.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.branch)",
+    "message": "stages[].branch is not supported yet: every stage lives on the source's branch (a branch per stage would need a source per branch)"
+}]))]
 pub struct Stage {
     /// Stage name, unique in the Pipeline, e.g. `dev`.
     #[schemars(length(min = 1, max = 63))]
@@ -60,7 +64,8 @@ pub struct Stage {
     pub canary_ref: Option<LocalObjectReference>,
     /// Where this stage's image reference lives in Git.
     pub image: StageImage,
-    /// Branch of this stage when each stage has its own branch; the source's branch when absent.
+    /// Branch of this stage when each stage has its own branch. Not supported yet: the schema
+    /// refuses it at admission, so every stage lives on the source's branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     /// Folder of this stage's overlay in the repository, e.g. `./apps/staging`; relative and

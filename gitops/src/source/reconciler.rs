@@ -27,10 +27,11 @@ use sluice_runtime::finalizer;
 use sluice_runtime::secrets::read_secret_data;
 use sluice_runtime::{Context, Reconcilable, ReconcileError, Reconciled};
 
-/// How long past its deadline a fetch is waited for before it is reported as timed out and its
-/// thread left behind: the fetch stops by itself at the deadline (see `sluice_git::Deadline`),
-/// so this only bounds the reconcile should a transport not honour it.
-const ABANDON_AFTER: Duration = Duration::from_secs(30);
+/// How long past twice its timeout a fetch is waited for before it is reported as timed out and
+/// its thread left behind. The fetch stops by itself (see `sluice_git::Deadline`): at the
+/// deadline, or for an HTTP request started just before it, at most one timeout later; this only
+/// bounds the reconcile should a transport not honour it.
+const ABANDON_GRACE: Duration = Duration::from_secs(5);
 
 /// What the GitRepository reconciler keeps between reconciles.
 pub struct SourceState {
@@ -257,7 +258,7 @@ async fn fetch(
             limits: TREE_LIMITS,
         })
     });
-    match tokio::time::timeout(timeout + ABANDON_AFTER, task).await {
+    match tokio::time::timeout(timeout * 2 + ABANDON_GRACE, task).await {
         Ok(Ok(Err(SnapshotError::TooLarge(message)))) => Err(Error::ArtifactTooLarge(message)),
         Ok(Ok(result)) => result.map_err(|e| failed(e.to_string())),
         Ok(Err(join)) => Err(failed(join.to_string())),

@@ -621,3 +621,37 @@ async fn a_provider_naming_a_forge_that_answers_without_end_or_never_is_given_up
     assert!(tenant.main_has_qa_on("1.1.0").await?);
     tenant.stop().await
 }
+
+/// A stage `branch` (a field Sluice does not implement yet) is refused at admission by the real
+/// API server with a message, rather than accepted and ignored; the same Pipeline without it
+/// is admitted.
+#[tokio::test]
+async fn a_stage_branch_is_refused_at_admission_not_ignored() -> anyhow::Result<()> {
+    sluice_runtime::logging::install_crypto_provider();
+    let cluster = LocalCluster::shared().await?;
+    let client = cluster.client().await?;
+    sluice_tests::crds::install_sluice_crds(&client).await?;
+    let namespace = "promotion-stage-branch";
+    create_namespace(&client, namespace).await?;
+    let pipeline = |stage: Value| {
+        json!({
+            "apiVersion": "promotion.sluice.dev/v1", "kind": "Pipeline",
+            "metadata": {"name": "app", "namespace": namespace},
+            "spec": {"sourceRef": {"name": "app"}, "providerRef": {"name": "gitea"},
+                "stages": [stage]},
+        })
+    };
+    let stage = json!({"name": "dev", "kustomizationRef": {"name": "dev"},
+        "path": "./dev", "image": {"policy": "app:app"}});
+    let mut with_branch = stage.clone();
+    with_branch["branch"] = json!("dev");
+    let refused = create_from_json::<Pipeline>(&client, namespace, pipeline(with_branch))
+        .await
+        .expect_err("a stage branch must be refused");
+    assert!(
+        refused.to_string().contains("stages[].branch is not supported yet"),
+        "{refused}"
+    );
+    create_from_json::<Pipeline>(&client, namespace, pipeline(stage)).await?;
+    Ok(())
+}
