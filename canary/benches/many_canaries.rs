@@ -319,10 +319,7 @@ async fn main() -> anyhow::Result<()> {
         metrics_server: prometheus.url.clone(),
         ..Settings::default()
     };
-    tokio::spawn(sluice_canary::controller::run(
-        runtime.clone(),
-        settings,
-    ));
+    tokio::spawn(sluice_canary::controller::run(runtime.clone(), settings));
 
     let started = Instant::now();
     wait_until(

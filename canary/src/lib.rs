@@ -9,27 +9,27 @@
 //!   [`bootstrap`], [`primary_configs`], [`router`], [`prometheus`] (with [`credentials`]) and
 //!   [`webhook`]; [`revert`] is `revertOnDeletion`.
 
-pub mod actions;
-pub mod address;
+mod actions;
+mod address;
 pub mod analysis;
 pub mod api;
-pub mod bootstrap;
+mod bootstrap;
 pub mod caches;
 pub mod controller;
 pub mod credentials;
-pub mod metric_check;
-pub mod metrics;
+mod metric_check;
+mod metrics;
 pub mod names;
-pub mod observe;
-pub mod primary_configs;
+mod observe;
+mod primary_configs;
 pub mod prometheus;
-pub mod readiness;
-pub mod reconcile;
+mod readiness;
+mod reconcile;
 pub mod revert;
-pub mod router;
+mod router;
 pub mod settings;
-pub mod shared;
-pub mod webhook;
+mod shared;
+mod webhook;
 
 #[cfg(test)]
 mod test_fixtures;

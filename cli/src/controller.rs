@@ -76,8 +76,9 @@ pub async fn run(command: ControllerCommand) -> anyhow::Result<()> {
             sluice_image_automation::controller::run(runtime, automation).await
         }
         ControllerCommand::Canary { .. } => {
-            sluice_canary::controller::run(runtime, sluice_canary::settings::Settings::from_env()).await
-        },
+            sluice_canary::controller::run(runtime, sluice_canary::settings::Settings::from_env())
+                .await
+        }
     }
 }
 

@@ -40,7 +40,5 @@ pub use fetch::{FetchError, Want, fetch_wants, list_tags, open_repository};
 pub use push::{PushError, PushOutcome, PushRequest, RefUpdate, push};
 pub use reference::{DEFAULT_BRANCH, RefError, RefSelector, RemoteRef, Resolved};
 pub use signing::{Signer, SigningError};
-pub use snapshot::{
-    Fetched, SnapshotError, SnapshotRequest, TreeFile, TreeLimits, fetch_snapshot,
-};
+pub use snapshot::{Fetched, SnapshotError, SnapshotRequest, TreeFile, TreeLimits, fetch_snapshot};
 pub use ssh_key::SshKeyError;

@@ -13,7 +13,7 @@ pub mod api;
 pub mod controller;
 pub mod controller_flags;
 pub mod forge;
-pub mod inventory;
+mod inventory;
 pub mod kustomization;
 pub mod notification;
 pub mod source;

@@ -79,7 +79,7 @@ pub struct TemplateData<'a> {
 /// Flux removed, `Parse` on invalid syntax and `Render` on any other failure.
 pub fn render_commit_message(
     template: Option<&str>,
-    data: &TemplateData,
+    data: &TemplateData<'_>,
 ) -> Result<String, CommitMessageError> {
     let mut parsed = Template::default();
     parsed
@@ -107,7 +107,7 @@ fn render_error(error: ExecError) -> CommitMessageError {
     }
 }
 
-fn template_value(data: &TemplateData) -> Value {
+fn template_value(data: &TemplateData<'_>) -> Value {
     let changed = object([
         (
             "FileChanges",

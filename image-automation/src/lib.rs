@@ -4,7 +4,7 @@
 //! Pipeline.
 
 pub mod api;
-pub mod commit_message;
+mod commit_message;
 pub mod controller;
 pub mod git;
 pub mod reconcile;

@@ -4,10 +4,10 @@
 pub mod api;
 pub mod controller;
 pub mod policy;
-pub mod reconcile;
+mod reconcile;
 pub mod registry;
 pub mod scan;
-pub mod secret_watch;
+mod secret_watch;
 pub mod store;
 pub mod store_gc;
 pub mod webhook;

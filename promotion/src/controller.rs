@@ -27,6 +27,7 @@ pub fn layer() -> Layer {
 /// Reconciles Pipelines until shutdown.
 async fn pipelines(layered: Layered) {
     let state = PipelineState {
+        allow_file_sources: layered.flags.allow_file_sources,
         artifacts: ArtifactCache::new(layered.storage.clone()),
         images: Default::default(),
         workdir: layered.workdir,

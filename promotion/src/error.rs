@@ -10,6 +10,9 @@ use crate::stage_git::StageGitError;
 /// Errors of a Pipeline reconcile.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// The source's URL is refused (`file://` without `--allow-file-sources`, `git://`, ...).
+    #[error(transparent)]
+    SourceUrl(#[from] sluice_gitops::source::policy::UrlError),
     /// The GitRepository is missing, has no artifact yet, or could not be patched.
     #[error("source: {0}")]
     Source(String),
@@ -102,6 +105,7 @@ impl ReconcileError for PipelineError {
             PipelineError::AccessDenied(_) => "AccessDenied",
             PipelineError::Provider { .. } | PipelineError::Forge(_) => "ProviderFailed",
             PipelineError::Images(_) => "InvalidStageImage",
+            PipelineError::SourceUrl(_) => "URLInvalid",
             PipelineError::InvalidStage { .. } => "InvalidStage",
             PipelineError::Git(_) => "GitOperationFailed",
             PipelineError::PromotionBranchMoved { .. } => "PromotionBranchMoved",
@@ -115,7 +119,9 @@ impl ReconcileError for PipelineError {
     fn is_stalled(&self) -> bool {
         matches!(
             self,
-            PipelineError::AccessDenied(_) | PipelineError::InvalidStage { .. }
+            PipelineError::AccessDenied(_)
+                | PipelineError::InvalidStage { .. }
+                | PipelineError::SourceUrl(_)
         )
     }
 }

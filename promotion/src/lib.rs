@@ -18,11 +18,11 @@
 
 pub mod api;
 pub mod controller;
-pub mod error;
-pub mod evidence;
-pub mod facts;
-pub mod image_cache;
-pub mod observe;
-pub mod plan;
-pub mod reconciler;
-pub mod stage_git;
+mod error;
+mod evidence;
+mod facts;
+mod image_cache;
+mod observe;
+mod plan;
+mod reconciler;
+mod stage_git;

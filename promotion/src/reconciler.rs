@@ -32,6 +32,9 @@ pub const WAIT_POLL: Duration = Duration::from_secs(5);
 
 /// The Pipeline controller's state.
 pub struct PipelineState {
+    /// `--allow-file-sources`: whether a `file://` source may be fetched and pushed to (never in
+    /// a shared cluster; see `sluice_gitops::source::policy`).
+    pub allow_file_sources: bool,
     /// Source artifacts, shared with nothing else but cached by URL.
     pub artifacts: ArtifactCache,
     /// The stage images last read per Pipeline, so that polls do not unpack the artifact again.
@@ -248,6 +251,7 @@ async fn push_promotion(
             .zip(observed.facts[from].canary_phase.clone())
             .map(|(canary, phase)| (canary.name.clone(), phase)),
     };
+    policy::check_url(&observed.source.spec.url, context.state.allow_file_sources)?;
     let write = PromotionWrite {
         work_dir: context
             .state

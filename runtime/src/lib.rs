@@ -7,25 +7,25 @@
 //! A controller process makes one [`Runtime`] with [`Runtime::start`], then runs one
 //! [`Runtime::run_controller`] per kind it reconciles, concurrently, until shutdown.
 
-pub mod backoff;
+mod backoff;
 pub mod client;
 pub mod conditions;
-pub mod controller;
+mod controller;
 pub mod duration;
 pub mod error_text;
 pub mod finalizer;
-pub mod http;
+mod http;
 pub mod http_auth;
-pub mod leader;
+mod leader;
 pub mod logging;
-pub mod metrics;
+mod metrics;
 pub mod options;
-pub mod process;
-pub mod reconcile;
+mod process;
+mod reconcile;
 pub mod redact;
 pub mod references;
 pub mod secrets;
-pub mod status;
+mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -62,10 +62,7 @@ impl Harness {
             min_interval: Duration::from_secs(1),
             ..Settings::default()
         };
-        tokio::spawn(sluice_canary::controller::run(
-            runtime.clone(),
-            settings,
-        ));
+        tokio::spawn(sluice_canary::controller::run(runtime.clone(), settings));
         Ok(Self {
             client,
             namespace: namespace.to_owned(),

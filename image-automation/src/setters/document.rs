@@ -72,7 +72,7 @@ pub fn find_marked_scalars(text: &str) -> Result<Vec<MarkedScalar>, DocumentErro
 }
 
 /// Calls `visit` on every mapping value and sequence item under `node`, depth first.
-fn collect_values(node: &MarkedYaml, visit: &mut dyn FnMut(&MarkedYaml)) {
+fn collect_values(node: &MarkedYaml<'_>, visit: &mut dyn FnMut(&MarkedYaml<'_>)) {
     match &node.data {
         YamlData::Mapping(mapping) => mapping.values().for_each(|value| {
             visit(value);
@@ -90,7 +90,7 @@ fn collect_values(node: &MarkedYaml, visit: &mut dyn FnMut(&MarkedYaml)) {
 fn marked_scalar(
     text: &str,
     offsets: &CharOffsets,
-    node: &MarkedYaml,
+    node: &MarkedYaml<'_>,
     object: &ObjectIdentifier,
 ) -> Option<MarkedScalar> {
     let YamlData::Representation(value, style, _) = &node.data else {

@@ -73,7 +73,7 @@ pub fn images_entry_scalars(
 fn scalar(
     text: &str,
     offsets: &CharOffsets,
-    node: &MarkedYaml,
+    node: &MarkedYaml<'_>,
 ) -> Option<(std::ops::Range<usize>, saphyr::ScalarStyle, String)> {
     let YamlData::Representation(value, style, _) = &node.data else {
         return None;

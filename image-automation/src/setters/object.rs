@@ -7,7 +7,7 @@ use saphyr::{MarkedYaml, YamlData};
 
 /// The text of a scalar node loaded without early parsing (`YamlData::Representation`), or of a
 /// resolved string; `None` for collections and other values.
-pub fn scalar_text<'a>(node: &'a MarkedYaml) -> Option<&'a str> {
+pub fn scalar_text<'a>(node: &'a MarkedYaml<'a>) -> Option<&'a str> {
     match &node.data {
         YamlData::Representation(text, _, _) => Some(text),
         data => data.as_str(),
@@ -31,10 +31,11 @@ pub struct ObjectIdentifier {
 impl ObjectIdentifier {
     /// Reads the identifier of a loaded document; all fields empty when its root is not a mapping
     /// or a field is absent or not a string.
-    pub fn of_document(document: &MarkedYaml) -> Self {
+    pub fn of_document(document: &MarkedYaml<'_>) -> Self {
         let metadata = field(document, "metadata");
-        let text =
-            |node: Option<&MarkedYaml>| node.and_then(scalar_text).unwrap_or_default().to_owned();
+        let text = |node: Option<&MarkedYaml<'_>>| {
+            node.and_then(scalar_text).unwrap_or_default().to_owned()
+        };
         Self {
             api_version: text(field(document, "apiVersion")),
             kind: text(field(document, "kind")),

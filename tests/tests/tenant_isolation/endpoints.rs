@@ -593,7 +593,7 @@ async fn the_core_controllers_rbac_cannot_impersonate_a_user_or_a_group() -> any
 
     // The attack: the same credentials claiming a user, or the tenant's account with the group
     // system:masters; the real API server refuses both.
-    let claims: [(Option<&str>, Option<Vec<String>>, &str); 2] = [
+    let claims: [Impersonation<'_>; 2] = [
         (Some("admin"), None, "users"),
         (
             Some(&format!("system:serviceaccount:{case}:reconciler")),
@@ -723,3 +723,7 @@ fn deploy_keeps_the_events_and_artifacts_port_to_sluices_namespace() -> anyhow::
     );
     Ok(())
 }
+
+/// An impersonation attempt: the user claimed, the groups claimed, and the resource the API
+/// server names when it refuses (`users` or `groups`).
+type Impersonation<'a> = (Option<&'a str>, Option<Vec<String>>, &'a str);

@@ -649,7 +649,9 @@ async fn a_stage_branch_is_refused_at_admission_not_ignored() -> anyhow::Result<
         .await
         .expect_err("a stage branch must be refused");
     assert!(
-        refused.to_string().contains("stages[].branch is not supported yet"),
+        refused
+            .to_string()
+            .contains("stages[].branch is not supported yet"),
         "{refused}"
     );
     create_from_json::<Pipeline>(&client, namespace, pipeline(stage)).await?;
