@@ -44,7 +44,9 @@ use sluice_tests::sshd::Sshd;
 use sluice_tests::{HarnessError, LocalCluster, wait_until};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
+/// The HTTP account of the harness' Git servers (tenants here fetch and push over SSH).
 const GIT_USER: &str = "tenant";
+/// Its password.
 const GIT_PASSWORD: &str = "tenant-secret";
 /// How long a test keeps watching for something that must not happen once the legitimate
 /// counterpart has happened.
@@ -440,19 +442,37 @@ impl GitHost {
 
 // ---- ImageUpdateAutomation --------------------------------------------------------------------
 
+/// A Deployment whose image carries the setter marker of the ImagePolicy `<namespace>:podinfo`.
 fn marked_deployment(policy_namespace: &str) -> String {
-    format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: podinfo\nspec:\n  template:\n    spec:\n      containers:\n        - name: podinfo\n          image: ghcr.io/org/podinfo:1.0.0 # {{\"$imagepolicy\": \"{policy_namespace}:podinfo\"}}\n"
-    )
+    let marker = format!(r#"{{"$imagepolicy": "{policy_namespace}:podinfo"}}"#);
+    [
+        "apiVersion: apps/v1",
+        "kind: Deployment",
+        "metadata:",
+        "  name: podinfo",
+        "spec:",
+        "  template:",
+        "    spec:",
+        "      containers:",
+        "        - name: podinfo",
+        &format!("          image: ghcr.io/org/podinfo:1.0.0 # {marker}"),
+        "",
+    ]
+    .join("\n")
 }
 
 /// The ImagePolicy `podinfo` of `namespace`, its `status.latestRef` at `tag`.
 async fn image_policy(client: &Client, namespace: &str, tag: &str) -> anyhow::Result<()> {
-    create::<ImagePolicy>(client, namespace, json!({
-        "apiVersion": "image.sluice.dev/v1", "kind": "ImagePolicy",
-        "metadata": {"name": "podinfo"},
-        "spec": {"imageRepositoryRef": {"name": "podinfo"}, "policy": {"semver": {"range": ">=1.0.0"}}},
-    }))
+    create::<ImagePolicy>(
+        client,
+        namespace,
+        json!({
+            "apiVersion": "image.sluice.dev/v1", "kind": "ImagePolicy",
+            "metadata": {"name": "podinfo"},
+            "spec": {"imageRepositoryRef": {"name": "podinfo"},
+                "policy": {"semver": {"range": ">=1.0.0"}}},
+        }),
+    )
     .await?;
     let status = json!({"status": {"latestRef": {"name": "ghcr.io/org/podinfo", "tag": tag}}});
     api::<ImagePolicy>(client, namespace)
@@ -658,7 +678,7 @@ async fn a_kustomization_cannot_build_from_or_depend_on_another_tenants_objects(
     Ok(())
 }
 
-// ---- Alert ----------------------------------------------------------------------------------------
+// ---- Alert --------------------------------------------------------------------------------------
 
 /// A generic Provider posting to `url` and an Alert on `sources`, both `name`, for `case`.
 async fn alert(
@@ -832,9 +852,10 @@ async fn a_canary_cannot_query_with_another_tenants_metric_template_and_secret()
     .await?;
     assert!(deployments.get_opt("borrowed-primary").await?.is_none());
 
-    // A new revision of the target, which would start an analysis (and its metric checks with
-    // the template's Secret), changes nothing: the refused Canary waits for its own spec.
-    let revision = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "podinfo:2"}]}}}});
+    // A new revision of its target changes nothing: the refused Canary, stalled, waits for its
+    // own spec to change, and never reaches a metric check (nor the template's Secret).
+    let podinfo_2 = json!([{"name": "app", "image": "podinfo:2"}]);
+    let revision = json!({"spec": {"template": {"spec": {"containers": podinfo_2}}}});
     deployments
         .patch(
             "borrowed",
@@ -851,7 +872,7 @@ async fn a_canary_cannot_query_with_another_tenants_metric_template_and_secret()
     Ok(())
 }
 
-// ---- ImagePolicy ----------------------------------------------------------------------------------
+// ---- ImagePolicy --------------------------------------------------------------------------------
 
 /// Pushes `tags` of one image to `registry/repository` with skopeo.
 fn push(registry: &str, repository: &str, tags: &[&str]) -> anyhow::Result<()> {
@@ -967,7 +988,7 @@ async fn an_image_policy_cannot_use_another_tenants_image_repository_under_the_l
     Ok(())
 }
 
-// ---- Pipeline -------------------------------------------------------------------------------------
+// ---- Pipeline -----------------------------------------------------------------------------------
 
 fn pipeline(name: &str, case: &str, source: Value, policy: &str) -> Value {
     json!({
