@@ -1,8 +1,9 @@
 //! One tenant attacks the shared core controller while it holds many others (default 100;
 //! `SLUICE_BENCH_TENANTS` to change), on the real local control plane with the controller in
 //! this process: every tenant has its own namespace, GitRepository and Kustomization (a small
-//! app); then the attacker commits, each under a Kustomization of its own, a YAML alias bomb
-//! (407 bytes, eight levels of ten aliases), a 100,000-deep nesting, and a 200 MiB file.
+//! app); then the attacker commits, each in a repository and a Kustomization of its own, a YAML
+//! alias bomb (407 bytes, eight levels of ten aliases), a 100,000-deep nesting, and a 200 MiB
+//! file.
 //!
 //! Prints the process' peak memory (`VmHWM`; goal: under 256 MiB) and the other tenants'
 //! reconcile latency (a `reconcile.sluice.dev/requestedAt` request until it is handled) before
@@ -71,8 +72,6 @@ async fn bench() -> anyhow::Result<()> {
     let servers = GitServers::start("git", "git")?;
     let apps = WorkingCopy::new(&servers.create_repo("apps.git")?)?;
     apps.commit(&[("app/app.yaml", APP)], &[], "app")?;
-    let attack = WorkingCopy::new(&servers.create_repo("attack.git")?)?;
-    attack.commit(&[("bomb/ok.yaml", APP)], &[], "harmless first")?;
 
     let port = sluice_tests::ports::free_port()?;
     let storage = tempfile::tempdir()?;
@@ -128,25 +127,33 @@ async fn bench() -> anyhow::Result<()> {
     let before = latencies(&client, tenants).await?;
 
     create_namespace(&client, ATTACKER).await?;
+    // One repository per attack, so that each reaches the build on its own (a repository past
+    // the artifact limits gets no artifact at all).
     let deep = format!("{}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
-    let huge = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  blob: \"{}\"\n",
-        "a".repeat(200 << 20)
-    );
-    attack.commit(
-        &[
-            ("bomb/bomb.yaml", &alias_bomb()),
-            ("deep/deep.yaml", &deep),
-            ("huge/huge.yaml", &huge),
-        ],
-        &[],
-        "attack",
-    )?;
-    drop(huge);
+    let attacks = [
+        ("bomb", alias_bomb()),
+        ("deep", deep),
+        ("huge", String::new()),
+    ];
+    let mut copies = Vec::new();
+    for (name, text) in &attacks {
+        let copy = WorkingCopy::new(&servers.create_repo(&format!("{name}.git"))?)?;
+        if *name == "huge" {
+            write_huge_manifest(&copy.path().join("huge/huge.yaml"), 200 << 20)?;
+        }
+        let files: Vec<(String, &str)> = match *name {
+            "huge" => Vec::new(),
+            _ => vec![(format!("{name}/{name}.yaml"), text.as_str())],
+        };
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+        copy.commit(&files, &[], name)?;
+        copies.push(copy);
+    }
     let attack_started = Instant::now();
-    create_repository(&client, ATTACKER, "attack", &servers.file_url("attack.git")).await?;
-    for path in ["bomb", "deep", "huge"] {
-        create_kustomization(&client, ATTACKER, path, "attack", &format!("./{path}")).await?;
+    for (name, _) in &attacks {
+        let url = servers.file_url(&format!("{name}.git"));
+        create_repository(&client, ATTACKER, name, &url).await?;
+        create_kustomization(&client, ATTACKER, name, name, &format!("./{name}")).await?;
     }
     let during = latencies(&client, tenants).await?;
     let outcomes = attack_outcomes(&client, attack_started).await?;
@@ -297,9 +304,46 @@ async fn attack_outcomes(
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        outcomes.push((path.to_owned(), outcome));
+        let source = loop {
+            let ready = Api::<GitRepository>::namespaced(client.clone(), ATTACKER)
+                .get(path)
+                .await?
+                .status
+                .and_then(|status| {
+                    conditions::find(&status.reconcile.conditions, conditions::READY)
+                        .filter(|ready| ready.status != "Unknown")
+                        .map(|ready| {
+                            let message: String = ready.message.chars().take(120).collect();
+                            format!("source Ready={} {}: {message}", ready.status, ready.reason)
+                        })
+                });
+            match ready {
+                Some(ready) => break ready,
+                None if started.elapsed() > Duration::from_secs(600) => {
+                    break "source has no Ready condition after 600 s".to_owned();
+                }
+                None => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        outcomes.push((path.to_owned(), format!("{source}; {outcome}")));
     }
     Ok(outcomes)
+}
+
+/// Writes a ConfigMap manifest of about `bytes` bytes to `path` in 1 MiB pieces, so that the
+/// bench never holds it in memory (the peak it reports is the controller's).
+fn write_huge_manifest(path: &std::path::Path, bytes: usize) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(path.parent().unwrap_or(path))?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    file.write_all(b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  blob: \"")?;
+    let piece = vec![b'a'; 1 << 20];
+    for _ in 0..bytes / piece.len() {
+        file.write_all(&piece)?;
+    }
+    file.write_all(b"\"\n")?;
+    file.flush()?;
+    Ok(())
 }
 
 /// The median of `values` (0 when empty).

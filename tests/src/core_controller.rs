@@ -222,6 +222,12 @@ impl WorkingCopy {
         Ok(copy)
     }
 
+    /// The working copy's folder, to write files [`WorkingCopy::commit`] then commits (e.g. a
+    /// file too large to hold in memory).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Writes `files` (`path`, `content`), deletes `removed`, commits everything and pushes to
     /// `main`; returns the new commit's hash.
     ///
