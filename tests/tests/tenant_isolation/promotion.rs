@@ -16,7 +16,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::Client;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sluice_gitops::api::provider::Provider;
@@ -606,15 +606,30 @@ async fn a_provider_naming_a_forge_that_answers_without_end_or_never_is_given_up
         ("endless", "larger than 1048576 bytes"),
         ("silent", "no answer within 2s"),
     ] {
-        wait_until(&format!("Pipeline {name} given up"), TIMEOUT, || async {
-            Ok(tenant
-                .ready(name)
-                .await?
-                .is_some_and(|(status, reason, message)| {
-                    status == "False" && reason == "ProviderFailed" && message.contains(why)
-                }))
-        })
-        .await?;
+        let pipelines = Api::<Pipeline>::namespaced(tenant.client.clone(), &tenant.namespace);
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            let ready = tenant.ready(name).await?;
+            let given_up = ready.as_ref().is_some_and(|(status, reason, message)| {
+                status == "False" && reason == "ProviderFailed" && message.contains(why)
+            });
+            if given_up {
+                break;
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "Pipeline {name} not given up in {TIMEOUT:?}: Ready is {ready:?}"
+            );
+            // Early failures (the source still fetching on a loaded machine) back off for
+            // minutes: ask for a reconcile rather than wait for the backoff.
+            let requested = json!({"metadata": {"annotations": {
+                sluice_runtime::REQUESTED_AT_ANNOTATION: format!("{:?}", std::time::Instant::now())
+            }}});
+            pipelines
+                .patch(name, &PatchParams::default(), &Patch::Merge(&requested))
+                .await?;
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
     }
     // The same controller still promotes through the real forge.
     tenant.wait_promoted().await?;
