@@ -12,13 +12,13 @@ use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use sluice_gitops::api::{GitRepository, Kustomization};
-use sluice_gitops::controller_flags::CoreFlags;
+use sluice_runtime::Runtime;
 use sluice_runtime::conditions;
-use sluice_runtime::options::LogFormat;
-use sluice_runtime::{Runtime, RuntimeOptions};
 use sluice_tests::LocalCluster;
 use sluice_tests::cluster::ClusterOptions;
-use sluice_tests::core_controller::{WorkingCopy, create_namespace, install_core_crds};
+use sluice_tests::core_controller::{
+    WorkingCopy, create_namespace, in_process_flags, install_core_crds,
+};
 use sluice_tests::git_server::GitServers;
 
 const FLUX_SECONDS: f64 = 253.0;
@@ -77,25 +77,7 @@ async fn bench() -> anyhow::Result<()> {
 
     let port = sluice_tests::ports::free_port()?;
     let storage = tempfile::tempdir()?;
-    let options = RuntimeOptions {
-        kubeconfig: Some(cluster.kubeconfig().to_path_buf()),
-        concurrent: 20,
-        watch_label_selector: None,
-        leader_elect: false,
-        leader_election_namespace: "default".into(),
-        leader_election_lease_seconds: 15,
-        metrics_addr: format!("127.0.0.1:{port}").parse()?,
-        log_format: LogFormat::Text,
-        log_level: "warn".into(),
-        no_cross_namespace_refs: false,
-    };
-    let flags = CoreFlags {
-        storage_path: storage.path().to_path_buf(),
-        storage_addr: None,
-        storage_adv_addr: Some(format!("127.0.0.1:{port}")),
-        default_service_account: None,
-        allow_file_sources: true,
-    };
+    let (options, flags) = in_process_flags(&cluster, port, storage.path(), 20, "warn");
     let (baseline, _) = memory_mib();
     let controller = Runtime::new("core", cluster.client().await?, options);
     let task = tokio::spawn(sluice_gitops::controller::run(

@@ -15,11 +15,11 @@ use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use sluice_gitops::api::{GitRepository, Kustomization};
-use sluice_gitops::controller_flags::CoreFlags;
-use sluice_runtime::options::LogFormat;
-use sluice_runtime::{REQUESTED_AT_ANNOTATION, Runtime, RuntimeOptions, conditions};
+use sluice_runtime::{REQUESTED_AT_ANNOTATION, Runtime, conditions};
 use sluice_tests::LocalCluster;
-use sluice_tests::core_controller::{WorkingCopy, create_namespace, install_core_crds};
+use sluice_tests::core_controller::{
+    WorkingCopy, create_namespace, in_process_flags, install_core_crds,
+};
 use sluice_tests::git_server::GitServers;
 
 const APP: &str =
@@ -75,25 +75,7 @@ async fn bench() -> anyhow::Result<()> {
 
     let port = sluice_tests::ports::free_port()?;
     let storage = tempfile::tempdir()?;
-    let options = RuntimeOptions {
-        kubeconfig: Some(cluster.kubeconfig().to_path_buf()),
-        concurrent: 4,
-        watch_label_selector: None,
-        leader_elect: false,
-        leader_election_namespace: "default".into(),
-        leader_election_lease_seconds: 15,
-        metrics_addr: format!("127.0.0.1:{port}").parse()?,
-        log_format: LogFormat::Text,
-        log_level: "error".into(),
-        no_cross_namespace_refs: false,
-    };
-    let flags = CoreFlags {
-        storage_path: storage.path().to_path_buf(),
-        storage_addr: None,
-        storage_adv_addr: Some(format!("127.0.0.1:{port}")),
-        default_service_account: None,
-        allow_file_sources: true,
-    };
+    let (options, flags) = in_process_flags(&cluster, port, storage.path(), 4, "error");
     let controller = Runtime::new("core", cluster.client().await?, options);
     let task = tokio::spawn(sluice_gitops::controller::run(
         controller.clone(),

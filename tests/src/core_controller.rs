@@ -158,6 +158,39 @@ impl CoreController {
     }
 }
 
+/// The flags of a core controller run in this process against `cluster`, as the benchmarks
+/// run it: its HTTP server and artifacts on `127.0.0.1:port`, artifacts stored under `storage`,
+/// `file://` sources allowed (the local repositories of [`crate::git_server`]), no lockdown, no
+/// label selector, `concurrent` workers, logs filtered at `log_level` (e.g. `warn`).
+pub fn in_process_flags(
+    cluster: &LocalCluster,
+    port: u16,
+    storage: &Path,
+    concurrent: u16,
+    log_level: &str,
+) -> (RuntimeOptions, CoreFlags) {
+    let options = RuntimeOptions {
+        kubeconfig: Some(cluster.kubeconfig().to_path_buf()),
+        concurrent,
+        watch_label_selector: None,
+        leader_elect: false,
+        leader_election_namespace: "default".into(),
+        leader_election_lease_seconds: 15,
+        metrics_addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        log_format: LogFormat::Text,
+        log_level: log_level.into(),
+        no_cross_namespace_refs: false,
+    };
+    let flags = CoreFlags {
+        storage_path: storage.to_path_buf(),
+        storage_addr: None,
+        storage_adv_addr: Some(format!("127.0.0.1:{port}")),
+        default_service_account: None,
+        allow_file_sources: true,
+    };
+    (options, flags)
+}
+
 /// Installs the GitRepository and Kustomization CRDs (as `sluice crds` writes them) and waits
 /// until they are served.
 ///
